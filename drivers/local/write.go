@@ -1,0 +1,280 @@
+package local
+
+import (
+	"context"
+	"crypto/md5"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"syscall"
+
+	"github.com/stowage/storage"
+	"github.com/stowage/storage/drivers/transfer"
+)
+
+// UploadObject copies the file at filePath into the container. The copy is
+// made by the kernel (copy_file_range) while the MD5 is computed from the
+// same file in parallel.
+func (d *Driver) UploadObject(ctx context.Context, filePath string, c *storage.Container, name string, opts *storage.UploadOptions) (*storage.Object, error) {
+	const op = "UploadObject"
+	if opts == nil {
+		opts = &storage.UploadOptions{}
+	}
+	if err := checkUpload(c, opts); err != nil {
+		return nil, opError(op, "", name, nil, err)
+	}
+	src, err := os.Open(filePath)
+	if err != nil {
+		return nil, opError(op, c.Name, name, nil, err)
+	}
+	defer src.Close()
+	fi, err := src.Stat()
+	if err != nil {
+		return nil, opError(op, c.Name, name, nil, err)
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, opError(op, c.Name, name, storage.ErrInvalidArgument, fmt.Errorf("%q is not a regular file", filePath))
+	}
+	size := fi.Size()
+	return d.write(ctx, op, c, name, opts, func(tmp *os.File) (string, error) {
+		var progress func(int64)
+		if opts.Progress != nil {
+			progress = func(n int64) { opts.Progress(n, size) }
+		}
+		if opts.SkipHashCheck {
+			_, err := copyExactly(ctx, tmp, src, size, progress)
+			return "", err
+		}
+		hctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		sums := make(chan hashResult, 1)
+		go func() { sums <- md5Of(hctx, io.NewSectionReader(src, 0, size)) }()
+		_, err := copyExactly(ctx, tmp, src, size, progress)
+		if err != nil {
+			cancel()
+		}
+		sum := <-sums
+		if err != nil {
+			return "", err
+		}
+		return sum.md5, sum.err
+	})
+}
+
+// copyExactly copies size bytes from src to dst, failing if src turns out
+// to be of another size (a file changed while it was read).
+func copyExactly(ctx context.Context, dst *os.File, src *os.File, size int64, progress func(int64)) (int64, error) {
+	n, err := transfer.Copy(ctx, dst, src, progress)
+	if err == nil && n != size {
+		err = fmt.Errorf("source file changed size while read: %d bytes, expected %d", n, size)
+	}
+	return n, err
+}
+
+type hashResult struct {
+	md5 string
+	err error
+}
+
+// md5Of hashes r, stopping early when ctx ends.
+func md5Of(ctx context.Context, r io.Reader) hashResult {
+	h := md5.New()
+	bp := transfer.GetBuffer()
+	defer transfer.PutBuffer(bp)
+	for {
+		if err := ctx.Err(); err != nil {
+			return hashResult{err: err}
+		}
+		n, err := r.Read(*bp)
+		h.Write((*bp)[:n])
+		if err == io.EOF {
+			return hashResult{md5: hex.EncodeToString(h.Sum(nil))}
+		}
+		if err != nil {
+			return hashResult{err: err}
+		}
+	}
+}
+
+// UploadObjectViaStream writes what r yields into the container, through a
+// temporary file, holding no more than one copy buffer in memory.
+func (d *Driver) UploadObjectViaStream(ctx context.Context, r io.Reader, c *storage.Container, name string, opts *storage.UploadOptions) (*storage.Object, error) {
+	const op = "UploadObjectViaStream"
+	if opts == nil {
+		opts = &storage.UploadOptions{}
+	}
+	if err := checkUpload(c, opts); err != nil {
+		return nil, opError(op, "", name, nil, err)
+	}
+	if r == nil {
+		return nil, opError(op, c.Name, name, storage.ErrInvalidArgument, errors.New("nil reader"))
+	}
+	return d.write(ctx, op, c, name, opts, func(tmp *os.File) (string, error) {
+		var progress func(int64)
+		if opts.Progress != nil {
+			progress = func(n int64) { opts.Progress(n, -1) }
+		}
+		if opts.SkipHashCheck {
+			_, err := transfer.Copy(ctx, tmp, r, progress)
+			return "", err
+		}
+		hr := transfer.NewHashingReader(r)
+		if _, err := transfer.Copy(ctx, tmp, hr, progress); err != nil {
+			return "", err
+		}
+		return hr.MD5(), nil
+	})
+}
+
+func checkUpload(c *storage.Container, opts *storage.UploadOptions) error {
+	if err := storage.ValidateContainer(c); err != nil {
+		return err
+	}
+	return opts.Validate()
+}
+
+// write stores an object: fill writes the content into a temporary file
+// and returns its MD5 ("" when not computed); the file is then checked,
+// given its attributes, synced and renamed into place.
+func (d *Driver) write(ctx context.Context, op string, c *storage.Container, name string, opts *storage.UploadOptions, fill func(*os.File) (string, error)) (*storage.Object, error) {
+	p, err := objectPath(c.Name, name)
+	if err != nil {
+		return nil, opError(op, c.Name, name, err, nil)
+	}
+	meta, err := transfer.Metadata(opts.Metadata)
+	if err != nil {
+		return nil, opError(op, c.Name, name, nil, err)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, opError(op, c.Name, name, nil, err)
+	}
+	if err := d.containerExists(op, c.Name); err != nil {
+		return nil, err
+	}
+	tmp, tmpName, err := d.createTemp()
+	if err != nil {
+		return nil, mapErr(op, c.Name, name, err, nil)
+	}
+	committed := false
+	defer func() {
+		if !committed {
+			tmp.Close()
+			d.root.Remove(tmpName)
+		}
+	}()
+	sum, err := fill(tmp)
+	if err != nil {
+		return nil, opError(op, c.Name, name, nil, err)
+	}
+	if !opts.SkipHashCheck {
+		if err := transfer.CheckMD5(sum, opts.MD5); err != nil {
+			return nil, opError(op, c.Name, name, nil, err)
+		}
+	}
+	if err := tmp.Sync(); err != nil {
+		return nil, opError(op, c.Name, name, nil, err)
+	}
+	fi, err := tmp.Stat()
+	if err != nil {
+		return nil, opError(op, c.Name, name, nil, err)
+	}
+	a := attrs{MD5: sum, ContentType: transfer.ContentType(name, opts.ContentType), Metadata: meta,
+		Size: fi.Size(), MTime: fi.ModTime().UnixNano()}
+	raw, err := json.Marshal(a)
+	if err != nil {
+		return nil, opError(op, c.Name, name, nil, err)
+	}
+	switch err := fsetAttrs(tmp, raw); {
+	case errors.Is(err, errNoAttrs):
+		if len(meta) > 0 {
+			return nil, opError(op, c.Name, name, storage.ErrNotSupported, fmt.Errorf("metadata: %w", err))
+		}
+	case errors.Is(err, syscall.E2BIG), errors.Is(err, syscall.ENOSPC), errors.Is(err, syscall.ERANGE):
+		return nil, opError(op, c.Name, name, storage.ErrInvalidArgument,
+			fmt.Errorf("metadata of %d bytes is too large for this file system's extended attributes", len(raw)))
+	case err != nil:
+		return nil, opError(op, c.Name, name, nil, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return nil, opError(op, c.Name, name, nil, err)
+	}
+	if err := d.rename(c.Name, tmpName, p); err != nil {
+		return nil, err
+	}
+	committed = true
+	dir := path.Dir(p)
+	if err := transfer.SyncDir(d.dir + "/" + dir); err != nil {
+		return nil, opError(op, c.Name, name, nil, err)
+	}
+	return objectFrom(d.container(c.Name), name, fi, raw), nil
+}
+
+// createTemp makes a new temporary file under the root's tmpDir, locked so
+// that removeAbandoned leaves it alone while it is in use.
+func (d *Driver) createTemp() (*os.File, string, error) {
+	for range 100 {
+		var b [8]byte
+		_, _ = rand.Read(b[:])
+		name := tmpDir + "/" + hex.EncodeToString(b[:]) + tempSuffix
+		f, err := d.root.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o666)
+		if errors.Is(err, fs.ErrExist) {
+			continue
+		}
+		if err != nil {
+			return nil, "", err
+		}
+		tryLock(f)
+		return f, name, nil
+	}
+	return nil, "", errors.New("no free temporary file name")
+}
+
+// rename moves the temporary file to the object's path, making its folders.
+// A concurrent delete may remove an empty folder between the two steps, so
+// it tries again a few times.
+func (d *Driver) rename(container, tmpName, p string) error {
+	name := p[len(container)+1:]
+	conflict := func(err error) error {
+		return opError("rename", container, name, storage.ErrInvalidName,
+			fmt.Errorf("the name clashes with an object or a folder of objects: %w", err))
+	}
+	var err error
+	for range 5 {
+		if dir := path.Dir(name); dir != "." {
+			// Made in the container's own root so that a container deleted
+			// meanwhile is not made again.
+			cr, err := d.root.OpenRoot(container)
+			if err != nil {
+				return mapErr("rename", container, name, err, storage.ErrContainerNotFound)
+			}
+			err = cr.MkdirAll(dir, 0o777)
+			cr.Close()
+			if errors.Is(err, syscall.ENOTDIR) || errors.Is(err, fs.ErrExist) {
+				return conflict(err)
+			}
+			if err != nil {
+				return mapErr("rename", container, name, err, storage.ErrContainerNotFound)
+			}
+		}
+		err = d.root.Rename(tmpName, p)
+		switch {
+		case err == nil:
+			return nil
+		case errors.Is(err, syscall.EISDIR), errors.Is(err, syscall.ENOTEMPTY), errors.Is(err, fs.ErrExist),
+			errors.Is(err, syscall.ENOTDIR):
+			return conflict(err)
+		case !errors.Is(err, fs.ErrNotExist):
+			return mapErr("rename", container, name, err, nil)
+		}
+		if cerr := d.containerExists("rename", container); cerr != nil {
+			return cerr
+		}
+	}
+	return mapErr("rename", container, name, err, nil)
+}

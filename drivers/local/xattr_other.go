@@ -1,0 +1,17 @@
+//go:build !linux
+
+package local
+
+import (
+	"errors"
+	"os"
+)
+
+// errNoAttrs means the file system keeps no extended attributes. Outside
+// Linux the driver stores no metadata and no hash.
+var errNoAttrs = errors.New("extended attributes not supported on this system")
+
+func fsetAttrs(*os.File, []byte) error    { return errNoAttrs }
+func fgetAttrs(*os.File) ([]byte, error)  { return nil, errNoAttrs }
+func getAttrsPath(string) ([]byte, error) { return nil, errNoAttrs }
+func tryLock(*os.File) bool               { return false }
