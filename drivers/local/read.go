@@ -148,4 +148,3 @@ func (d *Driver) DownloadObjectAsStream(ctx context.Context, o *storage.Object, 
 	}
 	return transfer.NewReader(ctx, r, f, n, opts.Progress), nil
 }
-

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# The whole test suite: formatting, vet, staticcheck, then every test under
+# the race detector. It installs and starts what the tests need itself, so
+# it runs on a fresh machine with only Go. CI runs exactly this.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+echo "== gofmt"
+unformatted=$(gofmt -l .)
+if [ -n "$unformatted" ]; then
+  echo "gofmt would change:"; echo "$unformatted"; exit 1
+fi
+
+echo "== go vet"
+go vet ./...
+
+echo "== staticcheck"
+go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
+
+echo "== go test -race"
+go test -race -count=1 -timeout 25m ./...
