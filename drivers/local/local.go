@@ -205,8 +205,12 @@ func mapErr(op, container, object string, err error, notFound error) error {
 // the root through "..", an absolute path or a symbolic link. os does not
 // export that error, so its text is the only way to tell.
 func escapes(err error) bool {
-	var pe *fs.PathError
-	return errors.As(err, &pe) && pe.Err != nil && pe.Err.Error() == "path escapes from parent"
+	for ; err != nil; err = errors.Unwrap(err) {
+		if err.Error() == "path escapes from parent" {
+			return true
+		}
+	}
+	return false
 }
 
 // attrs is what the extended attribute of an object holds.

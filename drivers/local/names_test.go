@@ -1,0 +1,78 @@
+package local
+
+import (
+	"context"
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stowage/storage"
+)
+
+// FuzzObjectName checks that no object name, accepted or not, makes the
+// driver write, read or delete anything outside its root.
+func FuzzObjectName(f *testing.F) {
+	for _, s := range []string{"a", "a/b", "../x", "a/../../x", "/abs", "./a", "a//b", "..", ".", "a/.", "a\x00b",
+		"link/x", "link/../../x", "c/../d", strings.Repeat("a/", 300), "\\..\\x", "a/b/", "ü/名"} {
+		f.Add(s)
+	}
+	sandbox := f.TempDir()
+	root := filepath.Join(sandbox, "root")
+	outside := filepath.Join(sandbox, "outside")
+	if err := os.MkdirAll(outside, 0o777); err != nil {
+		f.Fatal(err)
+	}
+	d, err := New(Options{Root: root})
+	if err != nil {
+		f.Fatal(err)
+	}
+	defer d.Close()
+	ctx := context.Background()
+	c, err := d.CreateContainer(ctx, "c")
+	if err != nil {
+		f.Fatal(err)
+	}
+	// A symbolic link inside the container that points outside the root.
+	if err := os.Symlink(outside, filepath.Join(root, "c", "link")); err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, name string) {
+		p, perr := objectPath("c", name)
+		if perr == nil {
+			if !filepath.IsLocal(filepath.FromSlash(p)) || filepath.Clean(p) != p {
+				t.Fatalf("objectPath(%q) = %q leaves the root or is not clean", name, p)
+			}
+		} else if !errors.Is(perr, storage.ErrInvalidName) {
+			t.Fatalf("objectPath(%q): %v is not ErrInvalidName", name, perr)
+		}
+		_, err := c.UploadObjectViaStream(ctx, strings.NewReader("x"), name, nil)
+		if perr != nil && !errors.Is(err, storage.ErrInvalidName) {
+			t.Fatalf("upload of invalid name %q: %v", name, err)
+		}
+		if o, err := c.GetObject(ctx, name); err == nil {
+			_ = o.Delete(ctx)
+		}
+		entries, err := os.ReadDir(outside)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(entries) > 0 {
+			t.Fatalf("name %q wrote %q outside the root", name, entries[0].Name())
+		}
+		if err := filepath.WalkDir(sandbox, func(p string, de fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			rel, _ := filepath.Rel(sandbox, p)
+			if rel != "." && rel != "root" && rel != "outside" && !strings.HasPrefix(rel, "root"+string(filepath.Separator)) {
+				t.Fatalf("name %q made %q outside the root", name, rel)
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	})
+}

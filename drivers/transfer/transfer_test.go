@@ -1,0 +1,231 @@
+package transfer_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/md5"
+	"encoding/hex"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/stowage/storage"
+	"github.com/stowage/storage/drivers/transfer"
+)
+
+func entries(t *testing.T, dir string) []string {
+	t.Helper()
+	es, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	var out []string
+	for _, e := range es {
+		out = append(out, e.Name())
+	}
+	return out
+}
+
+func TestFileCommit(t *testing.T) {
+	dir := t.TempDir()
+	dest := filepath.Join(dir, "out")
+	f, err := transfer.CreateFile(dest, false)
+	require.NoError(t, err)
+	_, err = f.Write([]byte("hello"))
+	require.NoError(t, err)
+	assert.NoFileExists(t, dest, "nothing at the destination before Commit")
+	require.NoError(t, f.Commit())
+	require.NoError(t, f.Close())
+	b, err := os.ReadFile(dest)
+	require.NoError(t, err)
+	assert.Equal(t, "hello", string(b))
+	assert.Equal(t, []string{"out"}, entries(t, dir))
+	assert.Error(t, f.Commit(), "a second Commit")
+}
+
+func TestFileCloseLeavesNothing(t *testing.T) {
+	dir := t.TempDir()
+	f, err := transfer.CreateFile(filepath.Join(dir, "out"), false)
+	require.NoError(t, err)
+	_, _ = f.Write([]byte("partial"))
+	require.NoError(t, f.Close())
+	assert.Empty(t, entries(t, dir))
+}
+
+func TestFileExists(t *testing.T) {
+	dir := t.TempDir()
+	dest := filepath.Join(dir, "out")
+	require.NoError(t, os.WriteFile(dest, []byte("mine"), 0o600))
+	_, err := transfer.CreateFile(dest, false)
+	assert.ErrorIs(t, err, storage.ErrFileExists)
+
+	// Created by someone else while the download ran.
+	other := filepath.Join(dir, "other")
+	f, err := transfer.CreateFile(other, false)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(other, []byte("theirs"), 0o600))
+	_, _ = f.Write([]byte("ours"))
+	assert.ErrorIs(t, f.Commit(), storage.ErrFileExists)
+	b, _ := os.ReadFile(other)
+	assert.Equal(t, "theirs", string(b))
+	assert.ElementsMatch(t, []string{"out", "other"}, entries(t, dir))
+
+	f, err = transfer.CreateFile(dest, true)
+	require.NoError(t, err)
+	_, _ = f.Write([]byte("new"))
+	require.NoError(t, f.Commit())
+	b, _ = os.ReadFile(dest)
+	assert.Equal(t, "new", string(b))
+
+	_, err = transfer.CreateFile(dir, true)
+	assert.ErrorIs(t, err, storage.ErrFileExists, "a folder is never replaced")
+	_, err = transfer.CreateFile("", true)
+	assert.ErrorIs(t, err, storage.ErrInvalidArgument)
+	_, err = transfer.CreateFile(filepath.Join(dir, "missing-folder", "x"), true)
+	assert.Error(t, err)
+}
+
+func TestFileConcurrentWriteAt(t *testing.T) {
+	dir := t.TempDir()
+	dest := filepath.Join(dir, "out")
+	f, err := transfer.CreateFile(dest, false)
+	require.NoError(t, err)
+	defer f.Close()
+	const parts, size = 16, 64 << 10
+	require.NoError(t, f.Truncate(parts*size))
+	var wg sync.WaitGroup
+	for i := range parts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := f.WriteAt(bytes.Repeat([]byte{byte(i)}, size), int64(i*size))
+			assert.NoError(t, err)
+		}()
+	}
+	wg.Wait()
+	require.NoError(t, f.Commit())
+	b, err := os.ReadFile(dest)
+	require.NoError(t, err)
+	for i := range parts {
+		assert.Equal(t, bytes.Repeat([]byte{byte(i)}, size), b[i*size:(i+1)*size])
+	}
+}
+
+func TestDestinationPath(t *testing.T) {
+	sep := string(filepath.Separator)
+	p, err := transfer.DestinationPath("/tmp/x", "a/b.txt")
+	require.NoError(t, err)
+	assert.Equal(t, "/tmp/x", p)
+	p, err = transfer.DestinationPath("/tmp/dir"+sep, "a/b.txt")
+	require.NoError(t, err)
+	assert.Equal(t, filepath.Join("/tmp/dir", "b.txt"), p)
+	for _, name := range []string{"..", "a/..", "/"} {
+		_, err = transfer.DestinationPath("/tmp/dir"+sep, name)
+		assert.ErrorIs(t, err, storage.ErrInvalidArgument, name)
+	}
+	_, err = transfer.DestinationPath("", "a")
+	assert.ErrorIs(t, err, storage.ErrInvalidArgument)
+}
+
+func TestCopy(t *testing.T) {
+	data := bytes.Repeat([]byte("0123456789"), 300_000)
+	var out bytes.Buffer
+	var last int64
+	n, err := transfer.Copy(context.Background(), &out, bytes.NewReader(data), func(d int64) { last = d })
+	require.NoError(t, err)
+	assert.Equal(t, int64(len(data)), n)
+	assert.Equal(t, int64(len(data)), last)
+	assert.Equal(t, data, out.Bytes())
+
+	// File to file, through the kernel.
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "src"), data, 0o600))
+	src, err := os.Open(filepath.Join(dir, "src"))
+	require.NoError(t, err)
+	defer src.Close()
+	dst, err := os.Create(filepath.Join(dir, "dst"))
+	require.NoError(t, err)
+	defer dst.Close()
+	n, err = transfer.Copy(context.Background(), dst, src, nil)
+	require.NoError(t, err)
+	assert.Equal(t, int64(len(data)), n)
+	b, _ := os.ReadFile(filepath.Join(dir, "dst"))
+	assert.Equal(t, data, b)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err = transfer.Copy(ctx, io.Discard, bytes.NewReader(data), nil)
+	assert.ErrorIs(t, err, context.Canceled)
+	_, err = transfer.Copy(context.Background(), io.Discard, iotestErr{}, nil)
+	assert.EqualError(t, err, "broken")
+}
+
+type iotestErr struct{}
+
+func (iotestErr) Read([]byte) (int, error) { return 0, errors.New("broken") }
+
+func TestVerifyingReader(t *testing.T) {
+	data := []byte("some content")
+	sum := md5.Sum(data)
+	good := hex.EncodeToString(sum[:])
+	b, err := io.ReadAll(transfer.NewVerifyingReader(bytes.NewReader(data), good, int64(len(data))))
+	require.NoError(t, err)
+	assert.Equal(t, data, b)
+
+	_, err = io.ReadAll(transfer.NewVerifyingReader(bytes.NewReader(data), strings.Repeat("0", 32), -1))
+	assert.ErrorIs(t, err, storage.ErrHashMismatch)
+	_, err = io.ReadAll(transfer.NewVerifyingReader(bytes.NewReader(data[:5]), good, int64(len(data))))
+	assert.ErrorIs(t, err, io.ErrUnexpectedEOF)
+	_, err = io.ReadAll(transfer.NewVerifyingReader(bytes.NewReader(data), "", 3))
+	assert.ErrorIs(t, err, storage.ErrHashMismatch)
+	_, err = io.ReadAll(transfer.NewVerifyingReader(bytes.NewReader(data), "", -1))
+	assert.NoError(t, err)
+}
+
+func TestHashingReader(t *testing.T) {
+	h := transfer.NewHashingReader(strings.NewReader(""))
+	_, _ = io.ReadAll(h)
+	assert.Equal(t, "d41d8cd98f00b204e9800998ecf8427e", h.MD5())
+	assert.Equal(t, int64(0), h.Len())
+	assert.NoError(t, transfer.CheckMD5("a", ""))
+	assert.ErrorIs(t, transfer.CheckMD5("a", "b"), storage.ErrHashMismatch)
+}
+
+func TestContentType(t *testing.T) {
+	assert.Equal(t, "given/type", transfer.ContentType("x.txt", "given/type"))
+	assert.True(t, strings.HasPrefix(transfer.ContentType("dir/x.txt", ""), "text/plain"))
+	assert.Equal(t, "image/png", transfer.ContentType("a.png", ""))
+	assert.Equal(t, "application/octet-stream", transfer.ContentType("noext", ""))
+}
+
+func TestMetadata(t *testing.T) {
+	m, err := transfer.Metadata(map[string]string{"Color": "Blue", "x-ID": "1"})
+	require.NoError(t, err)
+	assert.Equal(t, map[string]string{"color": "Blue", "x-id": "1"}, m)
+	for _, bad := range []map[string]string{{"": "x"}, {"a b": "x"}, {"é": "x"}, {"A": "1", "a": "2"}} {
+		_, err := transfer.Metadata(bad)
+		assert.ErrorIs(t, err, storage.ErrInvalidArgument, "%v", bad)
+	}
+	m, err = transfer.Metadata(nil)
+	assert.NoError(t, err)
+	assert.Nil(t, m)
+}
+
+func TestReader(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	var done int64
+	r := transfer.NewReader(ctx, strings.NewReader("abcdef"), nil, 6, func(d, total int64) { done = d })
+	buf := make([]byte, 3)
+	_, err := r.Read(buf)
+	require.NoError(t, err)
+	assert.Equal(t, int64(3), done)
+	cancel()
+	_, err = r.Read(buf)
+	assert.ErrorIs(t, err, context.Canceled)
+	assert.NoError(t, r.Close())
+}
