@@ -54,8 +54,8 @@ type frame struct {
 }
 
 type dirEntry struct {
-	key  string // the entry's name, with "/" appended for a folder
-	info fs.FileInfo
+	key string // the entry's name, with "/" appended for a folder
+	de  fs.DirEntry
 }
 
 func (e dirEntry) isDir() bool { return strings.HasSuffix(e.key, "/") }
@@ -102,8 +102,19 @@ func (w *walker) page(ctx context.Context, token string, size int) ([]*storage.O
 			w.after = cp
 			continue
 		}
+		info, err := e.de.Info()
+		if errors.Is(err, fs.ErrNotExist) {
+			continue // deleted since its folder was read
+		}
+		if err != nil {
+			w.ready = false
+			return nil, "", mapErr(op, w.c.Name, name, err, nil)
+		}
+		if !info.Mode().IsRegular() {
+			continue
+		}
 		raw, _ := getAttrsPath(w.d.dir + "/" + w.c.Name + "/" + name)
-		out = append(out, objectFrom(w.c, name, e.info, raw))
+		out = append(out, objectFrom(w.c, name, info, raw))
 		w.after = name
 	}
 	return out, w.after, nil
@@ -200,33 +211,44 @@ func (w *walker) next() (string, dirEntry, bool, error) {
 
 // readDir reads the folder dir of the container, keeping the entries whose
 // key starts with keep, sorted by key. A folder that vanished reads as nil.
+//
+// The folder is opened through the root, so it cannot be outside it, but
+// read through a duplicate of its descriptor: entries of a folder opened
+// in an os.Root are each stat'ed as they are read, while this way their
+// type comes from the folder itself and a file is stat'ed only when a page
+// returns it.
 func (w *walker) readDir(dir, keep string) (*frame, error) {
-	f, err := w.d.root.Open(w.c.Name + "/" + dir)
+	rf, err := w.d.root.Open(w.c.Name + "/" + dir)
 	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
 		return nil, nil
 	}
 	if err != nil {
 		return nil, err
 	}
+	f, err := dupFile(rf, w.d.dir+"/"+w.c.Name+"/"+dir)
+	rf.Close()
+	if err != nil {
+		return nil, err
+	}
 	defer f.Close()
-	list, err := f.Readdir(-1)
+	list, err := f.ReadDir(-1)
 	if err != nil {
 		return nil, err
 	}
 	entries := make([]dirEntry, 0, len(list))
-	for _, fi := range list {
-		name := fi.Name()
+	for _, de := range list {
+		name := de.Name()
 		if !utf8.ValidString(name) || len(dir)+len(name) > 1024 {
 			continue // not a name this driver could have stored
 		}
 		switch {
-		case fi.IsDir():
+		case de.IsDir():
 			name += "/"
-		case !fi.Mode().IsRegular():
+		case !de.Type().IsRegular():
 			continue // links and devices are not objects
 		}
 		if strings.HasPrefix(name, keep) {
-			entries = append(entries, dirEntry{key: name, info: fi})
+			entries = append(entries, dirEntry{key: name, de: de})
 		}
 	}
 	slices.SortFunc(entries, func(a, b dirEntry) int { return cmp.Compare(a.key, b.key) })

@@ -116,3 +116,24 @@ func tryLock(f *os.File) bool {
 	}
 	return lerr == nil
 }
+
+// dupFile returns an *os.File of its own for the folder f, named name.
+func dupFile(f *os.File, name string) (*os.File, error) {
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return nil, err
+	}
+	fd := -1
+	var errno syscall.Errno
+	if err := rc.Control(func(orig uintptr) {
+		var r uintptr
+		r, _, errno = syscall.Syscall(syscall.SYS_FCNTL, orig, syscall.F_DUPFD_CLOEXEC, 0)
+		fd = int(r)
+	}); err != nil {
+		return nil, err
+	}
+	if errno != 0 {
+		return nil, errno
+	}
+	return os.NewFile(uintptr(fd), name), nil
+}
