@@ -114,7 +114,8 @@ func (w *walker) page(ctx context.Context, token string, size int) ([]*storage.O
 			continue
 		}
 		raw, _ := getAttrsPath(w.d.dir + "/" + w.c.Name + "/" + name)
-		out = append(out, objectFrom(w.c, name, info, raw))
+		o, _ := objectFrom(w.c, name, info, raw)
+		out = append(out, o)
 		w.after = name
 	}
 	return out, w.after, nil

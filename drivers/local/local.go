@@ -216,29 +216,33 @@ func escapes(err error) bool {
 // attrs is what the extended attribute of an object holds.
 type attrs struct {
 	MD5         string            `json:"md5,omitempty"`
+	CRC32C      string            `json:"crc32c,omitempty"`
 	ContentType string            `json:"type,omitempty"`
 	Metadata    map[string]string `json:"meta,omitempty"`
-	// Size and MTime are the file's when MD5 was computed.
+	// Size and MTime are the file's when the sums were computed.
 	Size  int64 `json:"size"`
 	MTime int64 `json:"mtime"`
 }
 
-// objectFrom builds an object from a file's info and its attribute value.
-func objectFrom(c *storage.Container, name string, fi fs.FileInfo, raw []byte) *storage.Object {
+// objectFrom builds an object from a file's info and its attribute value,
+// and returns the sums that still describe the file.
+func objectFrom(c *storage.Container, name string, fi fs.FileInfo, raw []byte) (*storage.Object, transfer.Want) {
 	o := storage.NewObject(c, name)
 	o.Size = fi.Size()
 	o.ModTime = fi.ModTime()
 	o.ETag = fmt.Sprintf(`"%x-%x"`, fi.ModTime().UnixNano(), fi.Size())
 	var a attrs
+	var sums transfer.Want
 	if len(raw) > 0 && json.Unmarshal(raw, &a) == nil {
 		if a.Size == fi.Size() && a.MTime == fi.ModTime().UnixNano() {
 			o.Hash = a.MD5
+			sums = transfer.Want{MD5: a.MD5, CRC32C: a.CRC32C}
 		}
 		o.ContentType = a.ContentType
 		o.Metadata = a.Metadata
 	}
 	o.ContentType = transfer.ContentType(name, o.ContentType)
-	return o
+	return o, sums
 }
 
 func (d *Driver) container(name string) *storage.Container {

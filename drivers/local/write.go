@@ -2,7 +2,6 @@ package local
 
 import (
 	"context"
-	"crypto/md5"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -42,28 +41,31 @@ func (d *Driver) UploadObject(ctx context.Context, filePath string, c *storage.C
 		return nil, opError(op, c.Name, name, storage.ErrInvalidArgument, fmt.Errorf("%q is not a regular file", filePath))
 	}
 	size := fi.Size()
-	return d.write(ctx, op, c, name, opts, func(tmp *os.File) (string, error) {
+	return d.write(ctx, op, c, name, opts, func(tmp *os.File) (*transfer.Hasher, error) {
 		var progress func(int64)
 		if opts.Progress != nil {
 			progress = func(n int64) { opts.Progress(n, size) }
 		}
 		if opts.SkipHashCheck {
 			_, err := copyExactly(ctx, tmp, src, size, progress)
-			return "", err
+			return nil, err
 		}
 		hctx, cancel := context.WithCancel(ctx)
 		defer cancel()
 		sums := make(chan hashResult, 1)
-		go func() { sums <- md5Of(hctx, io.NewSectionReader(src, 0, size)) }()
+		go func() { sums <- hashOf(hctx, io.NewSectionReader(src, 0, size), transfer.MD5|transfer.CRC32C) }()
 		_, err := copyExactly(ctx, tmp, src, size, progress)
+		if err == nil {
+			err = tmp.Sync() // overlaps the hashing, which takes longer
+		}
 		if err != nil {
 			cancel()
 		}
 		sum := <-sums
 		if err != nil {
-			return "", err
+			return nil, err
 		}
-		return sum.md5, sum.err
+		return sum.h, sum.err
 	})
 }
 
@@ -78,13 +80,13 @@ func copyExactly(ctx context.Context, dst *os.File, src *os.File, size int64, pr
 }
 
 type hashResult struct {
-	md5 string
+	h   *transfer.Hasher
 	err error
 }
 
-// md5Of hashes r, stopping early when ctx ends.
-func md5Of(ctx context.Context, r io.Reader) hashResult {
-	h := md5.New()
+// hashOf computes the sums of r, stopping early when ctx ends.
+func hashOf(ctx context.Context, r io.Reader, sums transfer.Sum) hashResult {
+	h := transfer.NewHasher(sums)
 	bp := transfer.GetBuffer()
 	defer transfer.PutBuffer(bp)
 	for {
@@ -94,7 +96,7 @@ func md5Of(ctx context.Context, r io.Reader) hashResult {
 		n, err := r.Read(*bp)
 		h.Write((*bp)[:n])
 		if err == io.EOF {
-			return hashResult{md5: hex.EncodeToString(h.Sum(nil))}
+			return hashResult{h: h}
 		}
 		if err != nil {
 			return hashResult{err: err}
@@ -115,20 +117,20 @@ func (d *Driver) UploadObjectViaStream(ctx context.Context, r io.Reader, c *stor
 	if r == nil {
 		return nil, opError(op, c.Name, name, storage.ErrInvalidArgument, errors.New("nil reader"))
 	}
-	return d.write(ctx, op, c, name, opts, func(tmp *os.File) (string, error) {
+	return d.write(ctx, op, c, name, opts, func(tmp *os.File) (*transfer.Hasher, error) {
 		var progress func(int64)
 		if opts.Progress != nil {
 			progress = func(n int64) { opts.Progress(n, -1) }
 		}
 		if opts.SkipHashCheck {
 			_, err := transfer.Copy(ctx, tmp, r, progress)
-			return "", err
+			return nil, err
 		}
-		hr := transfer.NewHashingReader(r)
+		hr := transfer.NewHashingReader(r, transfer.MD5|transfer.CRC32C)
 		if _, err := transfer.Copy(ctx, tmp, hr, progress); err != nil {
-			return "", err
+			return nil, err
 		}
-		return hr.MD5(), nil
+		return hr.Hasher, nil
 	})
 }
 
@@ -140,9 +142,9 @@ func checkUpload(c *storage.Container, opts *storage.UploadOptions) error {
 }
 
 // write stores an object: fill writes the content into a temporary file
-// and returns its MD5 ("" when not computed); the file is then checked,
+// and returns its sums (nil when not computed); the file is then checked,
 // given its attributes, synced and renamed into place.
-func (d *Driver) write(ctx context.Context, op string, c *storage.Container, name string, opts *storage.UploadOptions, fill func(*os.File) (string, error)) (*storage.Object, error) {
+func (d *Driver) write(ctx context.Context, op string, c *storage.Container, name string, opts *storage.UploadOptions, fill func(*os.File) (*transfer.Hasher, error)) (*storage.Object, error) {
 	p, err := objectPath(c.Name, name)
 	if err != nil {
 		return nil, opError(op, c.Name, name, err, nil)
@@ -168,14 +170,16 @@ func (d *Driver) write(ctx context.Context, op string, c *storage.Container, nam
 			d.root.Remove(tmpName)
 		}
 	}()
-	sum, err := fill(tmp)
+	sums, err := fill(tmp)
 	if err != nil {
 		return nil, opError(op, c.Name, name, nil, err)
 	}
-	if !opts.SkipHashCheck {
-		if err := transfer.CheckMD5(sum, opts.MD5); err != nil {
+	var a attrs
+	if sums != nil {
+		if err := sums.Check(transfer.Want{MD5: opts.MD5}); err != nil {
 			return nil, opError(op, c.Name, name, nil, err)
 		}
+		a.MD5, a.CRC32C = sums.MD5(), sums.CRC32C()
 	}
 	if err := tmp.Sync(); err != nil {
 		return nil, opError(op, c.Name, name, nil, err)
@@ -184,8 +188,8 @@ func (d *Driver) write(ctx context.Context, op string, c *storage.Container, nam
 	if err != nil {
 		return nil, opError(op, c.Name, name, nil, err)
 	}
-	a := attrs{MD5: sum, ContentType: transfer.ContentType(name, opts.ContentType), Metadata: meta,
-		Size: fi.Size(), MTime: fi.ModTime().UnixNano()}
+	a.ContentType, a.Metadata = transfer.ContentType(name, opts.ContentType), meta
+	a.Size, a.MTime = fi.Size(), fi.ModTime().UnixNano()
 	raw, err := json.Marshal(a)
 	if err != nil {
 		return nil, opError(op, c.Name, name, nil, err)
@@ -212,7 +216,8 @@ func (d *Driver) write(ctx context.Context, op string, c *storage.Container, nam
 	if err := transfer.SyncDir(d.dir + "/" + dir); err != nil {
 		return nil, opError(op, c.Name, name, nil, err)
 	}
-	return objectFrom(d.container(c.Name), name, fi, raw), nil
+	o, _ := objectFrom(d.container(c.Name), name, fi, raw)
+	return o, nil
 }
 
 // createTemp makes a new temporary file under the root's tmpDir, locked so

@@ -367,7 +367,7 @@ func (d *Driver) put(ctx context.Context, op string, r io.Reader, size int64, c 
 	if !d.exists(c.Name) {
 		return nil, opError(op, c.Name, name, storage.ErrContainerNotFound, nil)
 	}
-	hr := transfer.NewHashingReader(r)
+	hr := transfer.NewHashingReader(r, transfer.MD5)
 	var chunks [][]byte
 	for {
 		if err := ctx.Err(); err != nil {

@@ -109,6 +109,10 @@ func (f *File) ReadFrom(r io.Reader) (int64, error) { return f.f.ReadFrom(r) }
 // Truncate sets the file's size, as before concurrent WriteAt calls.
 func (f *File) Truncate(size int64) error { return f.f.Truncate(size) }
 
+// Sync flushes what was written to the disk, as Commit does first; a caller
+// may sync early to overlap the flush with other work.
+func (f *File) Sync() error { return f.f.Sync() }
+
 // Name returns the temporary file's path.
 func (f *File) Name() string { return f.f.Name() }
 

@@ -6,6 +6,8 @@ import (
 	"crypto/md5"
 	"encoding/hex"
 	"errors"
+	"fmt"
+	"hash/crc32"
 	"io"
 	"os"
 	"path/filepath"
@@ -173,25 +175,32 @@ func TestVerifyingReader(t *testing.T) {
 	data := []byte("some content")
 	sum := md5.Sum(data)
 	good := hex.EncodeToString(sum[:])
-	b, err := io.ReadAll(transfer.NewVerifyingReader(bytes.NewReader(data), good, int64(len(data))))
-	require.NoError(t, err)
-	assert.Equal(t, data, b)
-
-	_, err = io.ReadAll(transfer.NewVerifyingReader(bytes.NewReader(data), strings.Repeat("0", 32), -1))
-	assert.ErrorIs(t, err, storage.ErrHashMismatch)
-	_, err = io.ReadAll(transfer.NewVerifyingReader(bytes.NewReader(data[:5]), good, int64(len(data))))
+	crc := fmt.Sprintf("%08x", crc32.Checksum(data, crc32.MakeTable(crc32.Castagnoli)))
+	for _, want := range []transfer.Want{{MD5: good}, {CRC32C: crc}, {MD5: good, CRC32C: crc}, {}} {
+		b, err := io.ReadAll(transfer.NewVerifyingReader(bytes.NewReader(data), int64(len(data)), want))
+		require.NoError(t, err, "%+v", want)
+		assert.Equal(t, data, b)
+	}
+	for _, want := range []transfer.Want{{MD5: strings.Repeat("0", 32)}, {CRC32C: "00000000"}, {MD5: good, CRC32C: "00000000"}} {
+		_, err := io.ReadAll(transfer.NewVerifyingReader(bytes.NewReader(data), -1, want))
+		assert.ErrorIs(t, err, storage.ErrHashMismatch, "%+v", want)
+	}
+	_, err := io.ReadAll(transfer.NewVerifyingReader(bytes.NewReader(data[:5]), int64(len(data)), transfer.Want{MD5: good}))
 	assert.ErrorIs(t, err, io.ErrUnexpectedEOF)
-	_, err = io.ReadAll(transfer.NewVerifyingReader(bytes.NewReader(data), "", 3))
+	_, err = io.ReadAll(transfer.NewVerifyingReader(bytes.NewReader(data), 3, transfer.Want{}))
 	assert.ErrorIs(t, err, storage.ErrHashMismatch)
-	_, err = io.ReadAll(transfer.NewVerifyingReader(bytes.NewReader(data), "", -1))
-	assert.NoError(t, err)
 }
 
 func TestHashingReader(t *testing.T) {
-	h := transfer.NewHashingReader(strings.NewReader(""))
+	h := transfer.NewHashingReader(strings.NewReader(""), transfer.MD5|transfer.CRC32C)
 	_, _ = io.ReadAll(h)
 	assert.Equal(t, "d41d8cd98f00b204e9800998ecf8427e", h.MD5())
+	assert.Equal(t, "00000000", h.CRC32C())
 	assert.Equal(t, int64(0), h.Len())
+	h = transfer.NewHashingReader(strings.NewReader("123456789"), transfer.CRC32C)
+	_, _ = io.ReadAll(h)
+	assert.Equal(t, "e3069283", h.CRC32C(), "the CRC32C check value")
+	assert.Equal(t, "", h.MD5(), "not chosen")
 	assert.NoError(t, transfer.CheckMD5("a", ""))
 	assert.ErrorIs(t, transfer.CheckMD5("a", "b"), storage.ErrHashMismatch)
 }
