@@ -106,6 +106,9 @@ func (f *File) WriteAt(p []byte, off int64) (int, error) { return f.f.WriteAt(p,
 // ReadFrom lets io.Copy from an *os.File use the kernel's file-to-file copy.
 func (f *File) ReadFrom(r io.Reader) (int64, error) { return f.f.ReadFrom(r) }
 
+// Seek sets the offset of the next Write.
+func (f *File) Seek(offset int64, whence int) (int64, error) { return f.f.Seek(offset, whence) }
+
 // Truncate sets the file's size, as before concurrent WriteAt calls.
 func (f *File) Truncate(size int64) error { return f.f.Truncate(size) }
 

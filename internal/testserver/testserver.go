@@ -1,0 +1,196 @@
+// Package testserver starts the real servers that driver tests run
+// against (versitygw for S3, and later the GCS and Azure emulators) on a
+// free loopback port, once per test binary, and stops them at its end.
+//
+// The servers are installed by scripts/install-test-servers.sh into the
+// repository's .cache/bin, or found through an environment variable naming
+// the binary, or on PATH. When one is missing the tests that need it are
+// skipped, unless STOWAGE_REQUIRE_SERVERS is set (as CI sets it), in which
+// case they fail.
+package testserver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+)
+
+// Required reports whether a missing server must fail the tests.
+func Required() bool { return os.Getenv("STOWAGE_REQUIRE_SERVERS") != "" }
+
+// findBinary looks for a server's binary: the environment variable env,
+// then .cache/bin in this directory or any above it, then PATH.
+func findBinary(env, name string) (string, error) {
+	if p := os.Getenv(env); p != "" {
+		return p, nil
+	}
+	if dir, err := os.Getwd(); err == nil {
+		for {
+			p := filepath.Join(dir, ".cache", "bin", name)
+			if _, err := os.Stat(p); err == nil {
+				return p, nil
+			}
+			parent := filepath.Dir(dir)
+			if parent == dir {
+				break
+			}
+			dir = parent
+		}
+	}
+	if p, err := exec.LookPath(name); err == nil {
+		return p, nil
+	}
+	return "", fmt.Errorf("%s not found: run scripts/install-test-servers.sh or set %s", name, env)
+}
+
+// freeAddr returns a loopback address with a port free at the time.
+func freeAddr() (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer l.Close()
+	return l.Addr().String(), nil
+}
+
+// process is a running server.
+type process struct {
+	cmd  *exec.Cmd
+	dir  string
+	done chan struct{}
+	err  error // why it exited, once done is closed
+	logs *tailBuffer
+}
+
+// start runs bin with args and waits until GET healthURL answers 200.
+func start(bin string, args []string, dir, healthURL string) (*process, error) {
+	p := &process{cmd: exec.Command(bin, args...), dir: dir, done: make(chan struct{}), logs: &tailBuffer{}}
+	p.cmd.Stdout, p.cmd.Stderr = p.logs, p.logs
+	if err := p.cmd.Start(); err != nil {
+		return nil, err
+	}
+	go func() { p.err = p.cmd.Wait(); close(p.done) }()
+	deadline := time.Now().Add(30 * time.Second)
+	client := &http.Client{Timeout: time.Second}
+	for time.Now().Before(deadline) {
+		select {
+		case <-p.done:
+			return nil, fmt.Errorf("%s exited: %v: %s", filepath.Base(bin), p.err, p.logs.String())
+		default:
+		}
+		if resp, err := client.Get(healthURL); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return p, nil
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	p.stop()
+	return nil, fmt.Errorf("%s not ready after 30 s: %s", filepath.Base(bin), p.logs.String())
+}
+
+func (p *process) stop() {
+	if p.cmd.Process != nil {
+		_ = p.cmd.Process.Signal(os.Interrupt)
+		select {
+		case <-p.done:
+		case <-time.After(5 * time.Second):
+			_ = p.cmd.Process.Kill()
+			<-p.done
+		}
+	}
+	os.RemoveAll(p.dir)
+}
+
+// tailBuffer keeps the last few KiB a server printed, for error messages.
+type tailBuffer struct {
+	mu  sync.Mutex
+	buf []byte
+}
+
+func (t *tailBuffer) Write(p []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.buf = append(t.buf, p...)
+	if len(t.buf) > 8<<10 {
+		t.buf = t.buf[len(t.buf)-8<<10:]
+	}
+	return len(p), nil
+}
+
+func (t *tailBuffer) String() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return string(t.buf)
+}
+
+var (
+	mu      sync.Mutex
+	running []*process
+)
+
+// StopAll stops every server this package started. Call it from TestMain
+// after m.Run.
+func StopAll() {
+	mu.Lock()
+	defer mu.Unlock()
+	for _, p := range running {
+		p.stop()
+	}
+	running = nil
+}
+
+// Main runs the tests of a package that uses servers and stops them after.
+func Main(m *testing.M) int {
+	code := m.Run()
+	StopAll()
+	return code
+}
+
+// once starts a server on first use and remembers the result, so that
+// every test of a binary shares one server.
+type once[T any] struct {
+	o   sync.Once
+	v   T
+	err error
+}
+
+func (o *once[T]) get(tb testing.TB, startFn func() (T, *process, error)) T {
+	tb.Helper()
+	o.o.Do(func() {
+		var p *process
+		o.v, p, o.err = startFn()
+		if p != nil {
+			mu.Lock()
+			running = append(running, p)
+			mu.Unlock()
+		}
+	})
+	if o.err != nil {
+		if Required() || !errors.Is(o.err, errMissing) {
+			tb.Fatalf("test server: %v", o.err)
+		}
+		tb.Skipf("test server: %v", o.err)
+	}
+	return o.v
+}
+
+// errMissing marks a server that is not installed, the one case in which
+// a test may skip.
+var errMissing = errors.New("not installed")
+
+func missing(err error) error { return fmt.Errorf("%w: %v", errMissing, err) }
+
+// waitContext is a short context for setup calls.
+func waitContext() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), 30*time.Second)
+}
