@@ -10,9 +10,16 @@
 package testserver
 
 import (
-	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"errors"
 	"fmt"
+	"math/big"
 	"net"
 	"net/http"
 	"os"
@@ -70,8 +77,9 @@ type process struct {
 	logs *tailBuffer
 }
 
-// start runs bin with args and waits until GET healthURL answers 200.
-func start(bin string, args []string, dir, healthURL string) (*process, error) {
+// start runs bin with args and waits until GET healthURL answers 200,
+// trusting caPEM for HTTPS when given.
+func start(bin string, args []string, dir, healthURL string, caPEM []byte) (*process, error) {
 	p := &process{cmd: exec.Command(bin, args...), dir: dir, done: make(chan struct{}), logs: &tailBuffer{}}
 	p.cmd.Stdout, p.cmd.Stderr = p.logs, p.logs
 	if err := p.cmd.Start(); err != nil {
@@ -80,6 +88,11 @@ func start(bin string, args []string, dir, healthURL string) (*process, error) {
 	go func() { p.err = p.cmd.Wait(); close(p.done) }()
 	deadline := time.Now().Add(30 * time.Second)
 	client := &http.Client{Timeout: time.Second}
+	if caPEM != nil {
+		pool := x509.NewCertPool()
+		pool.AppendCertsFromPEM(caPEM)
+		client.Transport = &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}
+	}
 	for time.Now().Before(deadline) {
 		select {
 		case <-p.done:
@@ -190,7 +203,39 @@ var errMissing = errors.New("not installed")
 
 func missing(err error) error { return fmt.Errorf("%w: %v", errMissing, err) }
 
-// waitContext is a short context for setup calls.
-func waitContext() (context.Context, context.CancelFunc) {
-	return context.WithTimeout(context.Background(), 30*time.Second)
+// selfSigned writes a certificate and key for 127.0.0.1 and localhost and
+// returns the certificate's PEM.
+func selfSigned(certFile, keyFile string) ([]byte, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(time.Now().UnixNano()),
+		Subject:               pkix.Name{CommonName: "stowage test server"},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(24 * time.Hour),
+		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+		IPAddresses:           []net.IP{net.ParseIP("127.0.0.1")},
+		DNSNames:              []string{"localhost"},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		return nil, err
+	}
+	keyDER, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		return nil, err
+	}
+	certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+	if err := os.WriteFile(certFile, certPEM, 0o600); err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
+		return nil, err
+	}
+	return certPEM, nil
 }

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Installs the real servers the driver tests run against into .cache/bin
+# (ignored by git): versitygw for S3. Each is built or fetched once per
+# version; a second run does nothing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bin="$PWD/.cache/bin"
+mkdir -p "$bin"
+
+# go_tool NAME MODULE@VERSION: go install a server pinned to a version.
+go_tool() {
+  local name=$1 pkg=$2 stamp="$bin/.$1.version"
+  if [ -x "$bin/$name" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$pkg" ]; then
+    return
+  fi
+  echo "installing $pkg"
+  GOBIN="$bin" go install "$pkg"
+  echo "$pkg" > "$stamp"
+}
+
+go_tool versitygw github.com/versity/versitygw/cmd/versitygw@v1.8.0
