@@ -8,14 +8,12 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"runtime"
-	"runtime/metrics"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/stowage/storage"
+	"github.com/stowage/storage/internal/heapwatch"
 )
 
 const bigFile = 256 << 20
@@ -174,41 +172,6 @@ func (g *generator) Read(p []byte) (int, error) {
 	return int(n), nil
 }
 
-// heapPeak samples the live heap every millisecond until stop is called,
-// then returns its growth over the starting value at the highest sample.
-func heapPeak() (stop func() uint64) {
-	sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
-	read := func() uint64 { metrics.Read(sample); return sample[0].Value.Uint64() }
-	runtime.GC()
-	base := read()
-	var peak atomic.Uint64
-	done := make(chan struct{})
-	finished := make(chan struct{})
-	go func() {
-		defer close(finished)
-		t := time.NewTicker(time.Millisecond)
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-t.C:
-				if v := read(); v > peak.Load() {
-					peak.Store(v)
-				}
-			}
-		}
-	}()
-	return func() uint64 {
-		close(done)
-		<-finished
-		if p := peak.Load(); p > base {
-			return p - base
-		}
-		return 0
-	}
-}
-
 // BenchmarkStreamUpload1GiB uploads 1 GiB of unknown size from a generator
 // and reports the growth of the live heap at its peak.
 func BenchmarkStreamUpload1GiB(b *testing.B) {
@@ -227,7 +190,7 @@ func BenchmarkStreamUpload1GiB(b *testing.B) {
 	b.ReportAllocs()
 	var worst uint64
 	for b.Loop() {
-		stop := heapPeak()
+		stop := heapwatch.Start()
 		if _, err := c.UploadObjectViaStream(ctx, &generator{left: size}, "stream", nil); err != nil {
 			b.Fatal(err)
 		}
@@ -249,7 +212,7 @@ func TestStreamUploadMemoryIsBounded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	stop := heapPeak()
+	stop := heapwatch.Start()
 	o, err := c.UploadObjectViaStream(ctx, &generator{left: 256 << 20}, "stream", nil)
 	grew := stop()
 	if err != nil {

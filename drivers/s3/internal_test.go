@@ -2,8 +2,9 @@ package s3
 
 import (
 	"context"
-	"crypto/md5"
-	"encoding/hex"
+	"encoding/base64"
+	"encoding/binary"
+	"hash/crc32"
 	"errors"
 	"net/http"
 	"testing"
@@ -116,12 +117,13 @@ func TestBucketNames(t *testing.T) {
 	}
 }
 
-func TestMultipartETag(t *testing.T) {
-	// Two parts whose MD5s are all zeros and all ones.
-	sums := map[int32][16]byte{1: {}, 2: {0: 1}}
-	cat := append(make([]byte, 16), append([]byte{1}, make([]byte, 15)...)...)
-	whole := md5.Sum(cat)
-	assert.Equal(t, hex.EncodeToString(whole[:])+"-2", multipartETag(sums))
+func TestCompositeCRC32C(t *testing.T) {
+	// The composite is the CRC32C of the parts' big-endian CRC32Cs.
+	sums := map[int32][4]byte{1: {0, 0, 0, 1}, 2: {0xff, 0, 0, 0}}
+	whole := crc32.Checksum([]byte{0, 0, 0, 1, 0xff, 0, 0, 0}, crc32.MakeTable(crc32.Castagnoli))
+	var b [4]byte
+	binary.BigEndian.PutUint32(b[:], whole)
+	assert.Equal(t, base64.StdEncoding.EncodeToString(b[:])+"-2", compositeCRC32C(sums))
 	assert.Equal(t, "", md5FromETag(`"abc-2"`, "", ""))
 	assert.Equal(t, "d41d8cd98f00b204e9800998ecf8427e", md5FromETag(`"d41d8cd98f00b204e9800998ecf8427e"`, "AES256", ""))
 	assert.Equal(t, "", md5FromETag(`"d41d8cd98f00b204e9800998ecf8427e"`, "aws:kms", ""))

@@ -29,6 +29,8 @@ type File struct {
 	dest      string
 	overwrite bool
 	done      bool
+	written   int64 // end of the sequential writes so far
+	flushed   int64 // where the last writeback hint ended
 }
 
 // DestinationPath returns the file an object named objectName is downloaded
@@ -97,17 +99,49 @@ func IsTemp(name string) bool {
 	return strings.HasSuffix(name, tempSuffix)
 }
 
-// Write appends to the file.
-func (f *File) Write(p []byte) (int, error) { return f.f.Write(p) }
+// writebackEvery is how much sequential writing starts a writeback.
+const writebackEvery = 8 << 20
 
-// WriteAt writes at an offset; it is safe for concurrent use.
+// Write appends to the file.
+func (f *File) Write(p []byte) (int, error) {
+	n, err := f.f.Write(p)
+	f.wrote(int64(n))
+	return n, err
+}
+
+// WriteAt writes at an offset; it is safe for concurrent use. Callers
+// writing ranges call StartWriteback for each range they finish.
 func (f *File) WriteAt(p []byte, off int64) (int, error) { return f.f.WriteAt(p, off) }
 
 // ReadFrom lets io.Copy from an *os.File use the kernel's file-to-file copy.
-func (f *File) ReadFrom(r io.Reader) (int64, error) { return f.f.ReadFrom(r) }
+func (f *File) ReadFrom(r io.Reader) (int64, error) {
+	n, err := f.f.ReadFrom(r)
+	f.wrote(n)
+	return n, err
+}
+
+// wrote notes n more bytes written in sequence and starts writing them
+// back every writebackEvery bytes.
+func (f *File) wrote(n int64) {
+	f.written += n
+	if f.written-f.flushed >= writebackEvery {
+		StartWriteback(f.f, f.flushed, f.written-f.flushed)
+		f.flushed = f.written
+	}
+}
+
+// StartWriteback hints that a range is complete: see the function of the
+// same name.
+func (f *File) StartWriteback(off, n int64) { StartWriteback(f.f, off, n) }
 
 // Seek sets the offset of the next Write.
-func (f *File) Seek(offset int64, whence int) (int64, error) { return f.f.Seek(offset, whence) }
+func (f *File) Seek(offset int64, whence int) (int64, error) {
+	pos, err := f.f.Seek(offset, whence)
+	if err == nil {
+		f.written, f.flushed = pos, pos
+	}
+	return pos, err
+}
 
 // Truncate sets the file's size, as before concurrent WriteAt calls.
 func (f *File) Truncate(size int64) error { return f.f.Truncate(size) }

@@ -67,6 +67,7 @@ func (d RangeDownload) Run(ctx context.Context, f *File) error {
 			if err != nil {
 				return err
 			}
+			f.StartWriteback(off, n)
 			if d.Progress != nil {
 				total := done.Add(n)
 				progMu.Lock()
