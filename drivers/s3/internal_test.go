@@ -4,8 +4,8 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/binary"
-	"hash/crc32"
 	"errors"
+	"hash/crc32"
 	"net/http"
 	"testing"
 
