@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the real servers the driver tests run against into .cache/bin
-# (ignored by git): versitygw for S3. Each is built or fetched once per
+# (ignored by git): versitygw for S3, fake-gcs-server for GCS. Each is built or fetched once per
 # version; a second run does nothing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,3 +19,4 @@ go_tool() {
 }
 
 go_tool versitygw github.com/versity/versitygw/cmd/versitygw@v1.8.0
+go_tool fake-gcs-server github.com/fsouza/fake-gcs-server@v1.56.1

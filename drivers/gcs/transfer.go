@@ -1,0 +1,333 @@
+package gcs
+
+import (
+	"bytes"
+	"context"
+	"crypto/md5"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	gcs "cloud.google.com/go/storage"
+
+	"github.com/stowage/storage"
+	"github.com/stowage/storage/drivers/transfer"
+)
+
+// chunkUnit is the multiple GCS wants chunk sizes in.
+const chunkUnit = 256 << 10
+
+// UploadObject uploads a file: in one request when it fits in a chunk,
+// with its MD5 so GCS checks it, else through a resumable upload.
+func (d *Driver) UploadObject(ctx context.Context, filePath string, c *storage.Container, name string, opts *storage.UploadOptions) (*storage.Object, error) {
+	const op = "UploadObject"
+	if err := d.checkUpload(c, name, opts); err != nil {
+		return nil, opError(op, containerName(c), name, nil, err)
+	}
+	f, err := os.Open(filePath)
+	if err != nil {
+		return nil, opError(op, c.Name, name, nil, err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, opError(op, c.Name, name, nil, err)
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, opError(op, c.Name, name, storage.ErrInvalidArgument, fmt.Errorf("%q is not a regular file", filePath))
+	}
+	size := fi.Size()
+	var sum []byte
+	if size <= int64(d.chunkSize) {
+		h := md5.New()
+		if _, err := io.Copy(h, io.NewSectionReader(f, 0, size)); err != nil {
+			return nil, opError(op, c.Name, name, nil, err)
+		}
+		sum = h.Sum(nil)
+	}
+	return d.write(ctx, op, c.Name, name, opts, io.NewSectionReader(f, 0, size), size, sum)
+}
+
+// UploadObjectViaStream uploads a stream of unknown size. The first MiB is
+// read ahead: a stream that ends within it goes in one request with its
+// MD5; a longer one through a resumable upload.
+func (d *Driver) UploadObjectViaStream(ctx context.Context, r io.Reader, c *storage.Container, name string, opts *storage.UploadOptions) (*storage.Object, error) {
+	const op = "UploadObjectViaStream"
+	if err := d.checkUpload(c, name, opts); err != nil {
+		return nil, opError(op, containerName(c), name, nil, err)
+	}
+	if r == nil {
+		return nil, opError(op, c.Name, name, storage.ErrInvalidArgument, errors.New("nil reader"))
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, opError(op, c.Name, name, nil, err)
+	}
+	bp := transfer.GetBuffer()
+	defer transfer.PutBuffer(bp)
+	n, err := io.ReadFull(r, *bp)
+	switch err {
+	case io.EOF, io.ErrUnexpectedEOF:
+		head := (*bp)[:n]
+		sum := md5.Sum(head)
+		return d.write(ctx, op, c.Name, name, opts, bytes.NewReader(head), int64(n), sum[:])
+	case nil:
+		return d.write(ctx, op, c.Name, name, opts, io.MultiReader(bytes.NewReader(*bp), r), -1, nil)
+	default:
+		return nil, opError(op, c.Name, name, nil, err)
+	}
+}
+
+func containerName(c *storage.Container) string {
+	if c == nil {
+		return ""
+	}
+	return c.Name
+}
+
+func (d *Driver) checkUpload(c *storage.Container, name string, opts *storage.UploadOptions) error {
+	if err := storage.ValidateContainer(c); err != nil {
+		return err
+	}
+	if err := checkBucketName(c.Name); err != nil {
+		return err
+	}
+	if err := checkObjectName(name); err != nil {
+		return err
+	}
+	return opts.Validate()
+}
+
+// write uploads size bytes of r (size < 0: until EOF). sum is the content's
+// MD5 when known in advance, sent so that GCS checks it. The SDK sends the
+// whole content's CRC32C at the end; the CRC32C GCS stored is then
+// compared with the one computed here. A failure before the end cancels
+// the upload, which GCS then never finalizes.
+func (d *Driver) write(ctx context.Context, op, bucket, name string, opts *storage.UploadOptions, r io.Reader, size int64, sum []byte) (*storage.Object, error) {
+	if opts == nil {
+		opts = &storage.UploadOptions{}
+	}
+	meta, err := transfer.Metadata(opts.Metadata)
+	if err != nil {
+		return nil, opError(op, bucket, name, nil, err)
+	}
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	w := d.client.Bucket(bucket).Object(name).NewWriter(wctx)
+	w.ContentType = transfer.ContentType(name, opts.ContentType)
+	w.Metadata = meta
+	w.PredefinedACL = opts.ACL
+	w.ChunkSize = d.chunkSize
+	if size >= 0 && size < int64(d.chunkSize) {
+		// Just above the size: one request, and a buffer no larger than
+		// needed (the default 16 MiB buffer dominates small uploads).
+		w.ChunkSize = int(size/chunkUnit+1) * chunkUnit
+	}
+	if sum != nil {
+		w.MD5 = sum
+	}
+	sums := transfer.CRC32C
+	if sum == nil && opts.MD5 != "" && !opts.SkipHashCheck {
+		sums |= transfer.MD5
+	}
+	hr := transfer.NewHashingReader(r, sums)
+	var progress func(int64)
+	if opts.Progress != nil {
+		progress = func(n int64) { opts.Progress(n, size) }
+	}
+	fail := func(err error) (*storage.Object, error) {
+		cancel()
+		_ = w.Close()
+		if errors.Is(err, context.Canceled) && ctx.Err() == nil {
+			err = fmt.Errorf("upload cancelled")
+		}
+		return nil, d.whichMissing(ctx, op, bucket, name, mapErr(op, bucket, name, err, storage.ErrContainerNotFound))
+	}
+	if _, err := transfer.Copy(ctx, w, hr, progress); err != nil {
+		return fail(err)
+	}
+	if !opts.SkipHashCheck && opts.MD5 != "" {
+		got := hex.EncodeToString(sum)
+		if sum == nil {
+			got = hr.MD5()
+		}
+		if err := transfer.CheckMD5(got, opts.MD5); err != nil {
+			return fail(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		return nil, d.whichMissing(ctx, op, bucket, name, mapErr(op, bucket, name, err, storage.ErrContainerNotFound))
+	}
+	a := w.Attrs()
+	if !opts.SkipHashCheck {
+		var crc [4]byte
+		binary.BigEndian.PutUint32(crc[:], a.CRC32C)
+		if got, want := hex.EncodeToString(crc[:]), hr.CRC32C(); got != want {
+			// GCS stored other bytes than were sent: remove them.
+			_ = d.client.Bucket(bucket).Object(name).If(gcs.Conditions{GenerationMatch: a.Generation}).Delete(context.WithoutCancel(ctx))
+			return nil, opError(op, bucket, name, storage.ErrHashMismatch, fmt.Errorf("stored CRC32C %s, sent %s", got, want))
+		}
+	}
+	return d.object(storage.NewContainer(d, bucket), a), nil
+}
+
+// DownloadObjectAsStream returns a reader of the object or a range of it.
+// A whole-object read is checked against the CRC32C GCS keeps.
+func (d *Driver) DownloadObjectAsStream(ctx context.Context, o *storage.Object, opts *storage.StreamOptions) (io.ReadCloser, error) {
+	const op = "DownloadObjectAsStream"
+	if err := storage.ValidateObject(o); err != nil {
+		return nil, opError(op, "", "", nil, err)
+	}
+	if opts == nil {
+		opts = &storage.StreamOptions{}
+	}
+	bucket, name := o.Container.Name, o.Name
+	if err := checkBucketName(bucket); err != nil {
+		return nil, opError(op, bucket, name, err, nil)
+	}
+	if err := checkObjectName(name); err != nil {
+		return nil, opError(op, bucket, name, err, nil)
+	}
+	off, length := int64(0), int64(-1)
+	if r := opts.Range; r != nil {
+		if r.Offset < 0 || r.Length < 0 {
+			_, _, err := r.Resolve(0)
+			return nil, opError(op, bucket, name, nil, err)
+		}
+		off = r.Offset
+		if r.Length > 0 {
+			length = r.Length
+		}
+	}
+	rd, err := d.client.Bucket(bucket).Object(name).NewRangeReader(ctx, off, length)
+	if err != nil {
+		return nil, d.whichMissing(ctx, op, bucket, name, mapErr(op, bucket, name, err, storage.ErrObjectNotFound))
+	}
+	size := rd.Attrs.Size
+	if off >= size && !(size == 0 && off == 0) {
+		rd.Close()
+		return nil, opError(op, bucket, name, storage.ErrInvalidRange, fmt.Errorf("offset %d of an object of %d bytes", off, size))
+	}
+	n := rd.Remain()
+	var r io.Reader = rd
+	if opts.Range == nil && !opts.SkipHashCheck {
+		r = transfer.NewVerifyingReader(r, n, transfer.Want{CRC32C: crcHex(rd.Attrs.CRC32C)})
+	}
+	return transfer.NewReader(ctx, &mappedReader{r: r, bucket: bucket, name: name}, rd, n, opts.Progress), nil
+}
+
+// mappedReader gives read errors the storage kinds.
+type mappedReader struct {
+	r            io.Reader
+	bucket, name string
+}
+
+func (m *mappedReader) Read(p []byte) (int, error) {
+	n, err := m.r.Read(p)
+	if err != nil && err != io.EOF {
+		err = mapErr("Read", m.bucket, m.name, err, storage.ErrObjectNotFound)
+	}
+	return n, err
+}
+
+func crcHex(c uint32) string {
+	var b [4]byte
+	binary.BigEndian.PutUint32(b[:], c)
+	return hex.EncodeToString(b[:])
+}
+
+// errReplaced means the object changed during a ranged download.
+var errReplaced = errors.New("object replaced during the download")
+
+// DownloadObject writes an object to a file: in one read up to the part
+// size, else in ranges fetched concurrently, pinned to the generation read
+// first, the whole checked against the stored CRC32C.
+func (d *Driver) DownloadObject(ctx context.Context, o *storage.Object, destPath string, opts *storage.DownloadOptions) error {
+	const op = "DownloadObject"
+	if err := storage.ValidateObject(o); err != nil {
+		return opError(op, "", "", nil, err)
+	}
+	if opts == nil {
+		opts = &storage.DownloadOptions{}
+	}
+	bucket, name := o.Container.Name, o.Name
+	dest, err := transfer.DestinationPath(destPath, name)
+	if err != nil {
+		return opError(op, bucket, name, nil, err)
+	}
+	if _, err := d.attrs(ctx, op, bucket, name); err != nil {
+		return err
+	}
+	f, err := transfer.CreateFile(dest, opts.Overwrite)
+	if err != nil {
+		return opError(op, bucket, name, nil, err)
+	}
+	defer f.Close()
+	for attempt := 1; ; attempt++ {
+		err := d.downloadTo(ctx, f, bucket, name, opts)
+		if err == nil {
+			break
+		}
+		if attempt == 3 || !errors.Is(err, errReplaced) {
+			return err
+		}
+	}
+	if err := f.Commit(); err != nil {
+		return opError(op, bucket, name, nil, err)
+	}
+	return nil
+}
+
+func (d *Driver) downloadTo(ctx context.Context, f *transfer.File, bucket, name string, opts *storage.DownloadOptions) error {
+	const op = "DownloadObject"
+	a, err := d.attrs(ctx, op, bucket, name)
+	if err != nil {
+		return err
+	}
+	var progress func(int64)
+	if opts.Progress != nil {
+		progress = func(n int64) { opts.Progress(n, a.Size) }
+	}
+	var want transfer.Want
+	if !opts.SkipHashCheck {
+		want.CRC32C = crcHex(a.CRC32C)
+	}
+	if a.Size <= d.partSize {
+		// One read is one generation: no pinning, checked as it streams.
+		rd, err := d.client.Bucket(bucket).Object(name).NewReader(ctx)
+		if err != nil {
+			return d.whichMissing(ctx, op, bucket, name, mapErr(op, bucket, name, err, storage.ErrObjectNotFound))
+		}
+		defer rd.Close()
+		if !opts.SkipHashCheck {
+			want.CRC32C = crcHex(rd.Attrs.CRC32C)
+		}
+		if err := f.Truncate(0); err != nil {
+			return opError(op, bucket, name, nil, err)
+		}
+		if _, err := f.Seek(0, io.SeekStart); err != nil {
+			return opError(op, bucket, name, nil, err)
+		}
+		_, err = transfer.Copy(ctx, f, transfer.NewVerifyingReader(rd, rd.Attrs.Size, want), progress)
+		return mapErr(op, bucket, name, err, storage.ErrObjectNotFound)
+	}
+	obj := d.client.Bucket(bucket).Object(name).Generation(a.Generation)
+	fetch := func(ctx context.Context, off, n int64, w io.Writer) (int64, error) {
+		rd, err := obj.NewRangeReader(ctx, off, n)
+		if err != nil {
+			if errors.Is(err, gcs.ErrObjectNotExist) {
+				return 0, fmt.Errorf("%w: %w", errReplaced, err)
+			}
+			return 0, err
+		}
+		defer rd.Close()
+		return transfer.Copy(ctx, w, rd, nil)
+	}
+	err = transfer.RangeDownload{
+		Size: a.Size, Chunk: d.partSize, Workers: d.concurrency,
+		Fetch: fetch, Want: want, Progress: progress,
+	}.Run(ctx, f)
+	return mapErr(op, bucket, name, err, storage.ErrObjectNotFound)
+}
