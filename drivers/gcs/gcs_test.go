@@ -37,3 +37,5 @@ func TestConformance(t *testing.T) {
 		NoMultiByteDelimiter: "fake-gcs-server v1.56.1 cuts common prefixes one byte after the delimiter's start",
 	})
 }
+
+func srvEndpoint(t testing.TB) string { return testserver.FakeGCS(t).Endpoint }

@@ -238,3 +238,83 @@ func TestReader(t *testing.T) {
 	assert.ErrorIs(t, err, context.Canceled)
 	assert.NoError(t, r.Close())
 }
+
+func TestRangeDownload(t *testing.T) {
+	data := make([]byte, 10<<20+123)
+	for i := range data {
+		data[i] = byte(i * 31)
+	}
+	sum := md5.Sum(data)
+	crc := fmt.Sprintf("%08x", crc32.Checksum(data, crc32.MakeTable(crc32.Castagnoli)))
+	fetch := func(corruptAt int64) transfer.FetchRange {
+		return func(ctx context.Context, off, n int64, w io.Writer) (int64, error) {
+			part := bytes.Clone(data[off : off+n])
+			if corruptAt >= off && corruptAt < off+n {
+				part[corruptAt-off] ^= 1
+			}
+			m, err := w.Write(part)
+			return int64(m), err
+		}
+	}
+	run := func(d transfer.RangeDownload) (string, error) {
+		dir := t.TempDir()
+		f, err := transfer.CreateFile(filepath.Join(dir, "out"), false)
+		require.NoError(t, err)
+		defer f.Close()
+		if err := d.Run(context.Background(), f); err != nil {
+			return "", err
+		}
+		require.NoError(t, f.Commit())
+		b, err := os.ReadFile(filepath.Join(dir, "out"))
+		require.NoError(t, err)
+		return md5hex(b), nil
+	}
+	var last int64
+	got, err := run(transfer.RangeDownload{Size: int64(len(data)), Chunk: 1 << 20, Workers: 4, Fetch: fetch(-1),
+		Want: transfer.Want{MD5: hex.EncodeToString(sum[:]), CRC32C: crc}, Progress: func(d int64) { last = d }})
+	require.NoError(t, err)
+	assert.Equal(t, hex.EncodeToString(sum[:]), got)
+	assert.Equal(t, int64(len(data)), last)
+
+	_, err = run(transfer.RangeDownload{Size: int64(len(data)), Chunk: 1 << 20, Workers: 4, Fetch: fetch(7 << 20), Want: transfer.Want{CRC32C: crc}})
+	assert.ErrorIs(t, err, storage.ErrHashMismatch, "a flipped byte in one range")
+
+	failing := func(ctx context.Context, off, n int64, w io.Writer) (int64, error) {
+		if off == 3<<20 {
+			return 0, errors.New("range failed")
+		}
+		return fetch(-1)(ctx, off, n, w)
+	}
+	_, err = run(transfer.RangeDownload{Size: int64(len(data)), Chunk: 1 << 20, Workers: 3, Fetch: failing, Want: transfer.Want{CRC32C: crc}})
+	assert.EqualError(t, err, "range failed")
+
+	short := func(ctx context.Context, off, n int64, w io.Writer) (int64, error) {
+		return fetch(-1)(ctx, off, n-1, w)
+	}
+	_, err = run(transfer.RangeDownload{Size: int64(len(data)), Chunk: 1 << 20, Workers: 2, Fetch: short})
+	assert.ErrorIs(t, err, io.ErrUnexpectedEOF)
+
+	// Cancelled while ranges wait for their turn to be hashed: no hang.
+	ctx, cancel := context.WithCancel(context.Background())
+	slow := func(c context.Context, off, n int64, w io.Writer) (int64, error) {
+		if off == 0 {
+			cancel()
+			<-c.Done()
+			return 0, c.Err()
+		}
+		return fetch(-1)(c, off, n, w)
+	}
+	f, err := transfer.CreateFile(filepath.Join(t.TempDir(), "x"), false)
+	require.NoError(t, err)
+	defer f.Close()
+	err = transfer.RangeDownload{Size: int64(len(data)), Chunk: 1 << 20, Workers: 4, Fetch: slow, Want: transfer.Want{CRC32C: crc}}.Run(ctx, f)
+	assert.ErrorIs(t, err, context.Canceled)
+
+	_, err = run(transfer.RangeDownload{Size: 0, Chunk: 1 << 20, Workers: 2, Fetch: fetch(-1)})
+	assert.NoError(t, err, "an empty object")
+}
+
+func md5hex(b []byte) string {
+	s := md5.Sum(b)
+	return hex.EncodeToString(s[:])
+}
