@@ -26,7 +26,7 @@
 // was computed) that GCS stored are compared with the ones sent. A failed
 // or cancelled upload is never finalized, so no object appears.
 //
-// Downloads to a file of objects larger than a part (16 MiB unless set)
+// Downloads to a file of objects larger than a part (64 MiB unless set)
 // fetch ranges concurrently into the temporary file, each pinned to the
 // object's generation, and check the whole file's CRC32C. Whole-object
 // streams are checked against the CRC32C too.
@@ -65,7 +65,7 @@ const Name = "gcs"
 // Defaults of Options.
 const (
 	DefaultChunkSize   = 16 << 20
-	DefaultPartSize    = 16 << 20
+	DefaultPartSize    = 64 << 20
 	DefaultConcurrency = 4
 )
 
