@@ -83,6 +83,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/stowage/storage"
+	"github.com/stowage/storage/drivers/transfer"
 )
 
 // Name is the driver's registered name.
@@ -132,7 +133,7 @@ type Driver struct {
 	region      string
 	partSize    int64
 	concurrency int
-	buffers     *bufferPool
+	buffers     *transfer.BufferPool
 }
 
 var _ storage.Driver = (*Driver)(nil)
@@ -175,7 +176,7 @@ func newDriver(ctx context.Context, name string, opts Options) (*Driver, error) 
 		region:      region,
 		partSize:    opts.PartSize,
 		concurrency: opts.Concurrency,
-		buffers:     newBufferPool(opts.PartSize),
+		buffers:     transfer.NewBufferPool(opts.PartSize),
 	}, nil
 }
 

@@ -119,17 +119,7 @@ func (d *Driver) UploadObject(ctx context.Context, filePath string, c *storage.C
 			whole <- hashResult{hex.EncodeToString(sum[:]), err}
 		}()
 	}
-	var off int64
-	next := func() (*part, error) {
-		if off >= size {
-			return nil, io.EOF
-		}
-		n := min(partSize, size-off)
-		p := &part{body: io.NewSectionReader(f, off, n), size: n}
-		off += n
-		return p, nil
-	}
-	return u.multipart(ctx, next, func() (string, error) {
+	return u.multipart(ctx, transfer.FileParts(f, size, partSize), func() (string, error) {
 		if whole == nil {
 			return "", nil
 		}
@@ -175,93 +165,58 @@ func (d *Driver) UploadObjectViaStream(ctx context.Context, r io.Reader, c *stor
 	// A small first read keeps small objects from taking a whole part's
 	// memory.
 	small := transfer.GetBuffer()
-	n, err := readFull(ctx, r, *small)
+	defer transfer.PutBuffer(small)
+	n, err := transfer.ReadFull(ctx, r, *small)
 	if err == io.EOF || err == io.ErrUnexpectedEOF {
-		defer transfer.PutBuffer(small)
 		body := (*small)[:n]
 		u.total = int64(n)
 		return u.put(ctx, bytes.NewReader(body), int64(n), md5.Sum(body))
 	}
 	if err != nil {
-		transfer.PutBuffer(small)
 		return nil, d.opError(u.op, c.Name, name, nil, err)
 	}
-	buffers := d.buffers.limit(d.concurrency + 1)
-	defer buffers.release()
-	first := buffers.get(d.partSize)
-	copy(first.b, (*small)[:n])
-	transfer.PutBuffer(small)
-	m, err := readFull(ctx, r, first.b[n:])
-	n += m
-	if err == io.EOF || err == io.ErrUnexpectedEOF {
-		defer buffers.put(first)
-		body := first.b[:n]
-		u.total = int64(n)
-		return u.put(ctx, bytes.NewReader(body), int64(n), md5.Sum(body))
+	bufs := d.buffers.Limit(d.concurrency + 1)
+	defer bufs.Release()
+	// Parts grow every 1,000 so that 10,000 of them reach S3's 5 TiB.
+	next := transfer.StreamParts(ctx, r, (*small)[:n], bufs, func(num int) int64 {
+		return min(d.partSize<<((num-1)/1000), 5<<30)
+	})
+	first, err := next()
+	if err != nil {
+		return nil, d.opError(u.op, c.Name, name, nil, err)
+	}
+	second, err := next()
+	if err == io.EOF {
+		// The stream fits in one part: one request.
+		defer first.Done()
+		sum, err := md5Of(first.Body)
+		if err == nil {
+			_, err = first.Body.Seek(0, io.SeekStart)
+		}
+		if err != nil {
+			return nil, d.opError(u.op, c.Name, name, nil, err)
+		}
+		u.total = first.Size
+		return u.put(ctx, first.Body, first.Size, sum)
 	}
 	if err != nil {
-		buffers.put(first)
+		first.Done()
 		return nil, d.opError(u.op, c.Name, name, nil, err)
 	}
-	pending := first
-	num := 0
-	eof := false
-	next := func() (*part, error) {
-		if pending != nil {
-			p := &part{body: bytes.NewReader(pending.b), size: int64(len(pending.b)), buf: pending, release: buffers.put}
-			pending = nil
-			num++
+	pending := []*transfer.Part{first, second}
+	return u.multipart(ctx, func() (*transfer.Part, error) {
+		if len(pending) > 0 {
+			p := pending[0]
+			pending = pending[1:]
 			return p, nil
 		}
-		if eof {
-			return nil, io.EOF
-		}
-		// Parts grow every 1,000 so that 10,000 of them reach S3's 5 TiB.
-		b := buffers.get(min(d.partSize<<(num/1000), 5<<30))
-		n, err := readFull(ctx, r, b.b)
-		switch {
-		case err == io.EOF || err == io.ErrUnexpectedEOF:
-			eof = true
-			if n == 0 {
-				buffers.put(b)
-				return nil, io.EOF
-			}
-		case err != nil:
-			buffers.put(b)
-			return nil, err
-		}
-		b.b = b.b[:n]
-		num++
-		return &part{body: bytes.NewReader(b.b), size: int64(n), buf: b, release: buffers.put}, nil
-	}
-	return u.multipart(ctx, next, func() (string, error) {
+		return next()
+	}, func() (string, error) {
 		if whole == nil {
 			return "", nil
 		}
 		return whole.MD5(), nil
 	})
-}
-
-// readFull fills b from r like io.ReadFull, stopping when ctx ends.
-func readFull(ctx context.Context, r io.Reader, b []byte) (int, error) {
-	n := 0
-	for n < len(b) {
-		if err := ctx.Err(); err != nil {
-			return n, err
-		}
-		m, err := r.Read(b[n:min(len(b), n+transfer.BufferSize)])
-		n += m
-		if err == io.EOF {
-			if n == 0 {
-				return 0, io.EOF
-			}
-			return n, io.ErrUnexpectedEOF
-		}
-		if err != nil {
-			return n, err
-		}
-	}
-	return n, nil
 }
 
 // put stores the object in one PutObject with its Content-MD5.
@@ -309,21 +264,11 @@ func (u *upload) object(size int64, etag string) *storage.Object {
 	return o
 }
 
-// part is one part of a multipart upload. Its body is seekable, so the SDK
-// can send it again on a retry.
-type part struct {
-	num     int32
-	body    io.ReadSeeker
-	size    int64
-	buf     *buffer
-	release func(*buffer)
-}
-
 // multipart runs a multipart upload of the parts next returns until
 // io.EOF. wholeMD5 returns, once every part was read, the whole content's
 // MD5 if the caller gave one to compare with. On any failure the upload is
 // aborted, leaving no object and no parts.
-func (u *upload) multipart(ctx context.Context, next func() (*part, error), wholeMD5 func() (string, error)) (*storage.Object, error) {
+func (u *upload) multipart(ctx context.Context, next func() (*transfer.Part, error), wholeMD5 func() (string, error)) (*storage.Object, error) {
 	d := u.d
 	create := &s3.CreateMultipartUploadInput{
 		Bucket:            aws.String(u.bucket),
@@ -353,65 +298,32 @@ func (u *upload) multipart(ctx context.Context, next func() (*part, error), whol
 		return cause
 	}
 
-	wctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
 	var (
 		mu        sync.Mutex
 		completed []types.CompletedPart
 		sums      = map[int32][4]byte{}
-		wg        sync.WaitGroup
-		slots     = make(chan struct{}, d.concurrency)
-		size      int64
 	)
-	for num := int32(1); ; num++ {
+	size, err := transfer.SendParts(ctx, d.concurrency, func() (*transfer.Part, error) {
 		p, err := next()
-		if err == io.EOF {
-			break
+		if err == nil && p.Num > maxParts {
+			p.Done()
+			return nil, fmt.Errorf("more than %d parts: raise the part size", maxParts)
 		}
-		if err == nil && num > maxParts {
-			err = fmt.Errorf("more than %d parts: raise the part size", maxParts)
-		}
+		return p, err
+	}, func(ctx context.Context, p *transfer.Part) error {
+		etag, sum, err := u.uploadPart(ctx, uploadID, p)
 		if err != nil {
-			cancel(err)
-			if p != nil && p.release != nil {
-				p.release(p.buf)
-			}
-			break
+			return err
 		}
-		p.num = num
-		size += p.size
-		select {
-		case slots <- struct{}{}:
-		case <-wctx.Done():
-		}
-		if wctx.Err() != nil {
-			if p.release != nil {
-				p.release(p.buf)
-			}
-			break
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer func() { <-slots }()
-			if p.release != nil {
-				defer p.release(p.buf)
-			}
-			etag, sum, err := u.uploadPart(wctx, uploadID, p)
-			if err != nil {
-				cancel(err)
-				return
-			}
-			mu.Lock()
-			completed = append(completed, types.CompletedPart{ETag: aws.String(etag), PartNumber: aws.Int32(p.num),
-				ChecksumCRC32C: aws.String(base64.StdEncoding.EncodeToString(sum[:]))})
-			sums[p.num] = sum
-			mu.Unlock()
-			u.sentBytes(p.size)
-		}()
-	}
-	wg.Wait()
-	if err := context.Cause(wctx); err != nil {
+		mu.Lock()
+		completed = append(completed, types.CompletedPart{ETag: aws.String(etag), PartNumber: aws.Int32(int32(p.Num)),
+			ChecksumCRC32C: aws.String(base64.StdEncoding.EncodeToString(sum[:]))})
+		sums[int32(p.Num)] = sum
+		mu.Unlock()
+		u.sentBytes(p.Size)
+		return nil
+	})
+	if err != nil {
 		return nil, abort(u.fail(err))
 	}
 	if !u.opts.SkipHashCheck {
@@ -455,26 +367,26 @@ func (u *upload) multipart(ctx context.Context, next func() (*part, error), whol
 // uploadPart sends one part with its CRC32C, which the server checks. A
 // CRC32C costs a tenth of an MD5: on a machine the server shares, that is
 // throughput.
-func (u *upload) uploadPart(ctx context.Context, uploadID *string, p *part) (string, [4]byte, error) {
+func (u *upload) uploadPart(ctx context.Context, uploadID *string, p *transfer.Part) (string, [4]byte, error) {
 	h := crc32.New(castagnoli)
 	bp := transfer.GetBuffer()
-	_, err := io.CopyBuffer(h, p.body, *bp)
+	_, err := io.CopyBuffer(h, p.Body, *bp)
 	transfer.PutBuffer(bp)
 	var sum [4]byte
 	if err != nil {
 		return "", sum, err
 	}
 	binary.BigEndian.PutUint32(sum[:], h.Sum32())
-	if _, err := p.body.Seek(0, io.SeekStart); err != nil {
+	if _, err := p.Body.Seek(0, io.SeekStart); err != nil {
 		return "", sum, err
 	}
 	out, err := u.d.client.UploadPart(ctx, &s3.UploadPartInput{
 		Bucket:            aws.String(u.bucket),
 		Key:               aws.String(u.key),
 		UploadId:          uploadID,
-		PartNumber:        aws.Int32(p.num),
-		Body:              p.body,
-		ContentLength:     aws.Int64(p.size),
+		PartNumber:        aws.Int32(int32(p.Num)),
+		Body:              p.Body,
+		ContentLength:     aws.Int64(p.Size),
 		ChecksumAlgorithm: types.ChecksumAlgorithmCrc32c,
 		ChecksumCRC32C:    aws.String(base64.StdEncoding.EncodeToString(sum[:])),
 	}, unsignedPayload)
@@ -505,71 +417,4 @@ func compositeCRC32C(sums map[int32][4]byte) string {
 	var b [4]byte
 	binary.BigEndian.PutUint32(b[:], h.Sum32())
 	return fmt.Sprintf("%s-%d", base64.StdEncoding.EncodeToString(b[:]), len(sums))
-}
-
-// buffer is a part's memory.
-type buffer struct{ b []byte }
-
-// bufferPool keeps part buffers between uploads.
-type bufferPool struct {
-	size int64
-	pool sync.Pool
-}
-
-func newBufferPool(size int64) *bufferPool { return &bufferPool{size: size} }
-
-// limit returns a view of the pool that hands out at most n buffers at
-// once: get blocks until one is put back. Within one upload the buffers
-// are reused from its own free list, so an upload allocates at most n
-// buffers and makes no garbage for the collector to lag behind on.
-func (p *bufferPool) limit(n int) *limitedBuffers {
-	return &limitedBuffers{p: p, slots: make(chan struct{}, n)}
-}
-
-type limitedBuffers struct {
-	p     *bufferPool
-	slots chan struct{}
-	mu    sync.Mutex
-	free  []*buffer
-}
-
-// get returns a buffer of n bytes, waiting while the limit is reached.
-func (l *limitedBuffers) get(n int64) *buffer {
-	l.slots <- struct{}{}
-	l.mu.Lock()
-	for i, b := range l.free {
-		if int64(cap(b.b)) >= n {
-			l.free = slices.Delete(l.free, i, i+1)
-			l.mu.Unlock()
-			b.b = b.b[:n]
-			return b
-		}
-	}
-	l.mu.Unlock()
-	if n == l.p.size {
-		if b, ok := l.p.pool.Get().(*buffer); ok {
-			b.b = b.b[:n]
-			return b
-		}
-	}
-	return &buffer{b: make([]byte, n)}
-}
-
-func (l *limitedBuffers) put(b *buffer) {
-	l.mu.Lock()
-	l.free = append(l.free, b)
-	l.mu.Unlock()
-	<-l.slots
-}
-
-// release hands the upload's buffers back to the pool for later uploads.
-func (l *limitedBuffers) release() {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	for _, b := range l.free {
-		if int64(cap(b.b)) == l.p.size {
-			l.p.pool.Put(b)
-		}
-	}
-	l.free = nil
 }
