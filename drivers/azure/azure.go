@@ -71,6 +71,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/bloberror"
 
 	"github.com/stowage/storage"
+	"github.com/stowage/storage/drivers/transfer"
 )
 
 // Name is the driver's registered name.
@@ -120,7 +121,7 @@ type Driver struct {
 	blockSize   int64
 	partSize    int64
 	concurrency int
-	buffers     *bufferPool
+	buffers     *transfer.BufferPool
 }
 
 var _ storage.Driver = (*Driver)(nil)
@@ -145,7 +146,7 @@ func New(ctx context.Context, opts Options) (*Driver, error) {
 		return nil, fmt.Errorf("azure: %w", redact(err))
 	}
 	return &Driver{client: client, blockSize: opts.BlockSize, partSize: opts.PartSize,
-		concurrency: opts.Concurrency, buffers: newBufferPool(opts.BlockSize)}, nil
+		concurrency: opts.Concurrency, buffers: transfer.NewBufferPool(opts.BlockSize)}, nil
 }
 
 func newClient(opts Options) (*azblob.Client, error) {

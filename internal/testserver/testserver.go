@@ -77,9 +77,23 @@ type process struct {
 	logs *tailBuffer
 }
 
-// start runs bin with args and waits until GET healthURL answers 200,
-// trusting caPEM for HTTPS when given.
-func start(bin string, args []string, dir, healthURL string, caPEM []byte) (*process, error) {
+// readyStatus tells whether a health check's status means the server is
+// up.
+type readyStatus func(code int) bool
+
+func http200(code int) bool { return code == http.StatusOK }
+
+// http403OK takes any answer that the server itself gave: an unsigned
+// request to Azurite is refused, but it is answered.
+func http403OK(code int) bool { return code == http.StatusOK || code == http.StatusForbidden }
+
+// start runs bin with args and waits until GET healthURL answers as ready
+// says (200 when ready is nil), trusting caPEM for HTTPS when given.
+func start(bin string, args []string, dir, healthURL string, caPEM []byte, ready ...readyStatus) (*process, error) {
+	isReady := readyStatus(http200)
+	if len(ready) > 0 {
+		isReady = ready[0]
+	}
 	p := &process{cmd: exec.Command(bin, args...), dir: dir, done: make(chan struct{}), logs: &tailBuffer{}}
 	p.cmd.Stdout, p.cmd.Stderr = p.logs, p.logs
 	if err := p.cmd.Start(); err != nil {
@@ -101,7 +115,7 @@ func start(bin string, args []string, dir, healthURL string, caPEM []byte) (*pro
 		}
 		if resp, err := client.Get(healthURL); err == nil {
 			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
+			if isReady(resp.StatusCode) {
 				return p, nil
 			}
 		}
