@@ -332,7 +332,10 @@ func kindOf(err error, notFound error) error {
 		return storage.ErrInvalidRange
 	case bloberror.HasCode(err, bloberror.MD5Mismatch, bloberror.InvalidMD5):
 		return storage.ErrHashMismatch
-	case bloberror.HasCode(err, bloberror.AuthenticationFailed, bloberror.NoAuthenticationInformation):
+	case bloberror.HasCode(err, bloberror.AuthenticationFailed, bloberror.NoAuthenticationInformation),
+		// Azurite says AuthorizationFailure for a bad signature, where
+		// Azure says AuthenticationFailed; its message tells them apart.
+		bloberror.HasCode(err, bloberror.AuthorizationFailure) && strings.Contains(err.Error(), "failed to authenticate"):
 		return storage.ErrUnauthenticated
 	case bloberror.HasCode(err, bloberror.AuthorizationFailure, bloberror.AuthorizationPermissionMismatch,
 		bloberror.InsufficientAccountPermissions, bloberror.AuthorizationResourceTypeMismatch):
