@@ -204,11 +204,11 @@ func (d *Driver) UploadObjectViaStream(ctx context.Context, r io.Reader, c *stor
 // put stores the blob in one request with its Content-MD5, which Azure
 // checks.
 func (u *upload) put(ctx context.Context, body io.ReadSeeker, size int64, sum []byte) (*storage.Object, error) {
-	resp, err := u.client().Upload(ctx, streaming.NopCloser(body), &blockblob.UploadOptions{
-		HTTPHeaders:             u.headers(sum),
-		Metadata:                u.meta,
-		TransactionalContentMD5: sum,
-	})
+	opts := &blockblob.UploadOptions{HTTPHeaders: u.headers(sum), Metadata: u.meta}
+	if sum != nil {
+		opts.TransactionalValidation = blob.TransferValidationTypeMD5(sum)
+	}
+	resp, err := u.client().Upload(ctx, streaming.NopCloser(body), opts)
 	if err != nil {
 		return nil, u.fail(err)
 	}
