@@ -242,3 +242,17 @@ func TestOpenURL(t *testing.T) {
 	_, err = np.ListContainers(ctx).Collect()
 	assert.ErrorIs(t, err, storage.ErrInvalidArgument)
 }
+
+func TestStorageEmulatorHost(t *testing.T) {
+	ctx := context.Background()
+	srv := newDriver(t, gcs.Options{}) // starts the server
+	c := newBucket(t, srv)
+	host := strings.TrimPrefix(strings.TrimSuffix(srvEndpoint(t), "/storage/v1/"), "http://")
+	// The SDK honours STORAGE_EMULATOR_HOST; the driver needs no endpoint.
+	t.Setenv("STORAGE_EMULATOR_HOST", host)
+	d, err := gcs.New(ctx, gcs.Options{ProjectID: "stowage-test"})
+	require.NoError(t, err)
+	defer d.Close()
+	_, err = d.GetContainer(ctx, c.Name)
+	require.NoError(t, err)
+}
