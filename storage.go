@@ -136,6 +136,12 @@ type UploadOptions struct {
 	MD5 string
 	// SkipHashCheck turns off the integrity check of the stored object.
 	SkipHashCheck bool
+	// IfNotExists makes the upload fail with ErrPreconditionFailed,
+	// storing nothing, if an object of that name exists.
+	IfNotExists bool
+	// IfMatch, when set, makes the upload fail with ErrPreconditionFailed
+	// unless the object exists and its ETag is this one.
+	IfMatch string
 	// Progress, when set, is called from the uploading goroutines with the
 	// bytes sent so far and the total (-1 when not known).
 	Progress func(done, total int64)
@@ -426,7 +432,13 @@ func ValidateObject(o *Object) error {
 
 // Validate checks the options an upload is given.
 func (o *UploadOptions) Validate() error {
-	if o == nil || o.MD5 == "" {
+	if o == nil {
+		return nil
+	}
+	if o.IfNotExists && o.IfMatch != "" {
+		return fmt.Errorf("%w: UploadOptions.IfNotExists and IfMatch exclude each other", ErrInvalidArgument)
+	}
+	if o.MD5 == "" {
 		return nil
 	}
 	if len(o.MD5) != 32 || strings.Trim(o.MD5, "0123456789abcdef") != "" {

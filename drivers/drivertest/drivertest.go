@@ -86,6 +86,7 @@ func Run(t *testing.T, h Harness) {
 		{"CancelledUpload", s.testCancelledUpload},
 		{"CancelledDownload", s.testCancelledDownload},
 		{"Concurrency", s.testConcurrency},
+		{"Capabilities", s.testCapabilities},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -36,6 +36,14 @@
 // or the new one, never a part. Temporary files left by a crashed process
 // are removed the next time a driver opens the root.
 //
+// # Capabilities
+//
+// Copy (storage.Copy, a copy through a temporary file) and conditional
+// writes: IfNotExists links the new file into place, which fails
+// atomically if the name exists; IfMatch compares the ETag (modification
+// time and size) and renames under a lock, atomic among this process's
+// writers only. No signed URLs.
+//
 // # Hashes
 //
 // Uploads compute the MD5 of what they store while they copy it, unless
@@ -54,6 +62,7 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 	"unicode/utf8"
@@ -94,8 +103,9 @@ type Options struct {
 
 // Driver is the local driver.
 type Driver struct {
-	root *os.Root
-	dir  string // absolute path of the root
+	root  *os.Root
+	dir   string // absolute path of the root
+	locks [64]sync.Mutex
 }
 
 var _ storage.Driver = (*Driver)(nil)
@@ -224,13 +234,20 @@ type attrs struct {
 	MTime int64 `json:"mtime"`
 }
 
+// etagOf is a file's version tag: its modification time, size and inode.
+// Every write makes a new file, so a new inode: two writes of the same
+// size within one tick of the file system's clock still differ.
+func etagOf(fi fs.FileInfo) string {
+	return fmt.Sprintf(`"%x-%x-%x"`, fi.ModTime().UnixNano(), fi.Size(), fileID(fi))
+}
+
 // objectFrom builds an object from a file's info and its attribute value,
 // and returns the sums that still describe the file.
 func objectFrom(c *storage.Container, name string, fi fs.FileInfo, raw []byte) (*storage.Object, transfer.Want) {
 	o := storage.NewObject(c, name)
 	o.Size = fi.Size()
 	o.ModTime = fi.ModTime()
-	o.ETag = fmt.Sprintf(`"%x-%x"`, fi.ModTime().UnixNano(), fi.Size())
+	o.ETag = etagOf(fi)
 	var a attrs
 	var sums transfer.Want
 	if len(raw) > 0 && json.Unmarshal(raw, &a) == nil {

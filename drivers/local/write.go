@@ -7,10 +7,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"io/fs"
 	"os"
 	"path"
+	"sync"
 	"syscall"
 
 	"github.com/stowage/storage"
@@ -208,7 +210,7 @@ func (d *Driver) write(ctx context.Context, op string, c *storage.Container, nam
 	if err := tmp.Close(); err != nil {
 		return nil, opError(op, c.Name, name, nil, err)
 	}
-	if err := d.rename(c.Name, tmpName, p); err != nil {
+	if err := d.rename(c.Name, tmpName, p, opts); err != nil {
 		return nil, err
 	}
 	committed = true
@@ -240,10 +242,10 @@ func (d *Driver) createTemp() (*os.File, string, error) {
 	return nil, "", errors.New("no free temporary file name")
 }
 
-// rename moves the temporary file to the object's path, making its folders.
-// A concurrent delete may remove an empty folder between the two steps, so
-// it tries again a few times.
-func (d *Driver) rename(container, tmpName, p string) error {
+// rename moves the temporary file to the object's path, making its folders,
+// under the conditions of opts. A concurrent delete may remove an empty
+// folder between the two steps, so it tries again a few times.
+func (d *Driver) rename(container, tmpName, p string, opts *storage.UploadOptions) error {
 	name := p[len(container)+1:]
 	conflict := func(err error) error {
 		return opError("rename", container, name, storage.ErrInvalidName,
@@ -267,10 +269,12 @@ func (d *Driver) rename(container, tmpName, p string) error {
 				return mapErr("rename", container, name, err, storage.ErrContainerNotFound)
 			}
 		}
-		err = d.root.Rename(tmpName, p)
+		err = d.place(tmpName, p, opts)
 		switch {
 		case err == nil:
 			return nil
+		case errors.Is(err, storage.ErrPreconditionFailed):
+			return opError("rename", container, name, nil, err)
 		case errors.Is(err, syscall.EISDIR), errors.Is(err, syscall.ENOTEMPTY), errors.Is(err, fs.ErrExist),
 			errors.Is(err, syscall.ENOTDIR):
 			return conflict(err)
@@ -282,4 +286,84 @@ func (d *Driver) rename(container, tmpName, p string) error {
 		}
 	}
 	return mapErr("rename", container, name, err, nil)
+}
+
+// place renames tmpName to p. With IfNotExists it links instead, which
+// fails atomically if p exists; with IfMatch it compares p's ETag and
+// renames under a lock, atomic among the writers of this process (another
+// process writing the same root is not excluded).
+func (d *Driver) place(tmpName, p string, opts *storage.UploadOptions) error {
+	switch {
+	case opts.IfNotExists:
+		err := d.root.Link(tmpName, p)
+		if errors.Is(err, fs.ErrExist) {
+			return fmt.Errorf("%w: the object exists", storage.ErrPreconditionFailed)
+		}
+		if err != nil {
+			return err
+		}
+		return d.root.Remove(tmpName)
+	case opts.IfMatch != "":
+		mu := d.lock(p)
+		mu.Lock()
+		defer mu.Unlock()
+		fi, err := d.root.Lstat(p)
+		if errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("%w: the object does not exist", storage.ErrPreconditionFailed)
+		}
+		if err != nil {
+			return err
+		}
+		if etag := etagOf(fi); etag != opts.IfMatch || !fi.Mode().IsRegular() {
+			return fmt.Errorf("%w: the object's ETag is %s, not %s", storage.ErrPreconditionFailed, etag, opts.IfMatch)
+		}
+		return d.root.Rename(tmpName, p)
+	}
+	return d.root.Rename(tmpName, p)
+}
+
+// lock returns the mutex of one of 64 stripes that p hashes to.
+func (d *Driver) lock(p string) *sync.Mutex {
+	h := fnv.New32a()
+	h.Write([]byte(p))
+	return &d.locks[h.Sum32()%uint32(len(d.locks))]
+}
+
+// Capabilities reports copy and conditional writes; files have no URLs.
+func (d *Driver) Capabilities() storage.Capabilities {
+	return storage.Capabilities{Copy: true, ConditionalWrite: true}
+}
+
+// CopyObject copies an object's file into another object, through a
+// temporary file like any write, hashing it on the way.
+func (d *Driver) CopyObject(ctx context.Context, src *storage.Object, dst *storage.Container, name string, opts *storage.CopyOptions) (*storage.Object, error) {
+	const op = "CopyObject"
+	if err := storage.ValidateObject(src); err != nil {
+		return nil, opError(op, "", name, nil, err)
+	}
+	if err := storage.ValidateContainer(dst); err != nil {
+		return nil, opError(op, "", name, nil, err)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, opError(op, dst.Name, name, nil, err)
+	}
+	f, cur, _, err := d.open(op, src.Container.Name, src.Name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	uopts := &storage.UploadOptions{ContentType: cur.ContentType, Metadata: cur.Metadata}
+	if opts != nil {
+		if opts.ContentType != "" {
+			uopts.ContentType = opts.ContentType
+		}
+		if opts.Metadata != nil {
+			uopts.Metadata = opts.Metadata
+		}
+	}
+	return d.write(ctx, op, dst, name, uopts, func(tmp *os.File) (*transfer.Hasher, error) {
+		hr := transfer.NewHashingReader(f, transfer.MD5|transfer.CRC32C)
+		_, err := transfer.Copy(ctx, tmp, hr, nil)
+		return hr.Hasher, err
+	})
 }

@@ -2,6 +2,7 @@ package local
 
 import (
 	"errors"
+	"io/fs"
 	"os"
 	"syscall"
 	"unsafe"
@@ -136,4 +137,12 @@ func dupFile(f *os.File, name string) (*os.File, error) {
 		return nil, errno
 	}
 	return os.NewFile(uintptr(fd), name), nil
+}
+
+// fileID is the inode number of the file fi describes.
+func fileID(fi fs.FileInfo) uint64 {
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		return st.Ino
+	}
+	return 0
 }

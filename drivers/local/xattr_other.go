@@ -4,6 +4,7 @@ package local
 
 import (
 	"errors"
+	"io/fs"
 	"os"
 )
 
@@ -19,3 +20,7 @@ func tryLock(*os.File) bool               { return false }
 // dupFile returns the folder f opened again by name: without the Linux
 // system calls, this is the portable way.
 func dupFile(f *os.File, name string) (*os.File, error) { return os.Open(name) }
+
+// fileID is 0 where no inode number is read: the ETag is then time and
+// size alone.
+func fileID(fs.FileInfo) uint64 { return 0 }

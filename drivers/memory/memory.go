@@ -16,9 +16,15 @@
 //
 // # Hashes
 //
-// Every object's MD5 is computed as it is stored; its ETag is that MD5 in
-// quotes, as S3 gives for a single-part upload. Downloads are not re-hashed:
-// the bytes never leave memory between the upload's hash and the download.
+// Every object's MD5 is computed as it is stored; its ETag is that MD5 and
+// the time it was stored, so that each write makes a new version for
+// conditional writes. Downloads are not re-hashed: the bytes never leave
+// memory between the upload's hash and the download.
+//
+// # Capabilities
+//
+// Server-side copy (storage.Copy) and conditional writes
+// (UploadOptions.IfNotExists and IfMatch); no signed URLs.
 package memory
 
 import (
@@ -227,7 +233,7 @@ func (e *entry) object(c *storage.Container, name string) *storage.Object {
 	o := storage.NewObject(c, name)
 	o.Size = e.size
 	o.Hash = e.md5
-	o.ETag = `"` + e.md5 + `"`
+	o.ETag = e.etag()
 	o.ContentType = e.contentType
 	o.ModTime = e.modTime
 	if len(e.metadata) > 0 {
@@ -421,6 +427,10 @@ func (d *Driver) put(ctx context.Context, op string, r io.Reader, size int64, c 
 		d.mu.Unlock()
 		return nil, opError(op, c.Name, name, storage.ErrContainerNotFound, nil)
 	}
+	if err := precondition(b.objects[name], opts); err != nil {
+		d.mu.Unlock()
+		return nil, opError(op, c.Name, name, storage.ErrPreconditionFailed, err)
+	}
 	if _, ok := b.objects[name]; !ok {
 		i, _ := slices.BinarySearch(b.names, name)
 		b.names = slices.Insert(b.names, i, name)
@@ -428,6 +438,76 @@ func (d *Driver) put(ctx context.Context, op string, r io.Reader, size int64, c 
 	b.objects[name] = e
 	d.mu.Unlock()
 	return e.object(d.container(c.Name), name), nil
+}
+
+// precondition checks a conditional write against the current entry.
+func precondition(cur *entry, opts *storage.UploadOptions) error {
+	switch {
+	case opts.IfNotExists && cur != nil:
+		return errors.New("the object exists")
+	case opts.IfMatch != "" && cur == nil:
+		return errors.New("the object does not exist")
+	case opts.IfMatch != "" && cur.etag() != opts.IfMatch:
+		return fmt.Errorf("the object's ETag is %s, not %s", cur.etag(), opts.IfMatch)
+	}
+	return nil
+}
+
+// etag is the entry's version tag: its MD5 and the time it was stored,
+// so that rewriting the same bytes still makes a new version.
+func (e *entry) etag() string {
+	return fmt.Sprintf(`"%s-%x"`, e.md5, e.modTime.UnixNano())
+}
+
+// Capabilities reports copy and conditional writes; memory has no URLs.
+func (d *Driver) Capabilities() storage.Capabilities {
+	return storage.Capabilities{Copy: true, ConditionalWrite: true}
+}
+
+// CopyObject copies an object of this store; the bytes are shared, since
+// an entry never changes once stored.
+func (d *Driver) CopyObject(ctx context.Context, src *storage.Object, dst *storage.Container, name string, opts *storage.CopyOptions) (*storage.Object, error) {
+	const op = "CopyObject"
+	if err := storage.ValidateObject(src); err != nil {
+		return nil, opError(op, "", name, nil, err)
+	}
+	if err := storage.ValidateContainer(dst); err != nil {
+		return nil, opError(op, "", name, nil, err)
+	}
+	if err := validObjectName(name); err != nil {
+		return nil, opError(op, dst.Name, name, err, nil)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, opError(op, dst.Name, name, nil, err)
+	}
+	e, err := d.lookup(op, src.Container.Name, src.Name)
+	if err != nil {
+		return nil, err
+	}
+	cp := *e
+	cp.modTime = time.Now()
+	if opts != nil {
+		if opts.ContentType != "" {
+			cp.contentType = opts.ContentType
+		}
+		if opts.Metadata != nil {
+			if cp.metadata, err = transfer.Metadata(opts.Metadata); err != nil {
+				return nil, opError(op, dst.Name, name, nil, err)
+			}
+		}
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	b := d.containers[dst.Name]
+	if b == nil {
+		return nil, opError(op, dst.Name, name, storage.ErrContainerNotFound, nil)
+	}
+	if _, ok := b.objects[name]; !ok {
+		i, _ := slices.BinarySearch(b.names, name)
+		b.names = slices.Insert(b.names, i, name)
+	}
+	b.objects[name] = &cp
+	return cp.object(storage.NewContainer(d, dst.Name), name), nil
 }
 
 func (d *Driver) exists(container string) bool {
