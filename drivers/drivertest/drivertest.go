@@ -47,6 +47,10 @@ type Harness struct {
 	// cannot list with a delimiter of more than one byte (an emulator's
 	// bug, say), and those listings are not checked.
 	NoMultiByteDelimiter string
+	// UncheckedSignatures, when set, says why the server under test
+	// serves signed URLs without checking their signatures, and the check
+	// that a GET URL cannot PUT is skipped.
+	UncheckedSignatures string
 }
 
 // Run runs the whole suite against the driver h.New returns.

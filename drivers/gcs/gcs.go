@@ -31,6 +31,13 @@
 // object's generation, and check the whole file's CRC32C. Whole-object
 // streams are checked against the CRC32C too.
 //
+// # Capabilities
+//
+// Copy (the rewrite API), V4 signed URLs (with a service account key:
+// the credentials', or Options.SignerEmail and SignerKey) and conditional
+// writes. An object's ETag is its generation, which conditional writes
+// compare.
+//
 // # Quirks
 //
 // fake-gcs-server, the test server, answers 412 where GCS answers 409 when
@@ -47,6 +54,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -88,6 +96,10 @@ type Options struct {
 	// Concurrency is how many ranges download at once; 0 means
 	// DefaultConcurrency.
 	Concurrency int
+	// SignerEmail and SignerKey (a PEM private key) sign URLs, when the
+	// credentials do not hold a service account key.
+	SignerEmail string
+	SignerKey   []byte
 	// Client, when set, is used as it is.
 	Client *gcs.Client
 }
@@ -100,6 +112,9 @@ type Driver struct {
 	partSize    int64
 	concurrency int
 	ownClient   bool
+	signerEmail string
+	signerKey   []byte
+	endpoint    *url.URL
 }
 
 var _ storage.Driver = (*Driver)(nil)
@@ -120,7 +135,11 @@ func New(ctx context.Context, opts Options) (*Driver, error) {
 			storage.ErrInvalidArgument, opts.ChunkSize, opts.PartSize, opts.Concurrency)
 	}
 	d := &Driver{client: opts.Client, project: opts.ProjectID, chunkSize: opts.ChunkSize,
-		partSize: opts.PartSize, concurrency: opts.Concurrency}
+		partSize: opts.PartSize, concurrency: opts.Concurrency,
+		signerEmail: opts.SignerEmail, signerKey: opts.SignerKey, endpoint: parseEndpoint(opts.Endpoint)}
+	if host := os.Getenv("STORAGE_EMULATOR_HOST"); d.endpoint == nil && host != "" {
+		d.endpoint = parseEndpoint("http://" + strings.TrimPrefix(host, "http://"))
+	}
 	if d.client != nil {
 		return d, nil
 	}
@@ -269,6 +288,8 @@ func kindOf(err error, notFound error) error {
 			return storage.ErrPermission
 		case http.StatusRequestedRangeNotSatisfiable:
 			return storage.ErrInvalidRange
+		case http.StatusPreconditionFailed:
+			return storage.ErrPreconditionFailed
 		case http.StatusBadRequest:
 			for _, e := range ge.Errors {
 				if e.Reason == "invalid" && strings.Contains(strings.ToLower(e.Message), "name") {

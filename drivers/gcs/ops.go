@@ -7,6 +7,7 @@ import (
 	"errors"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 
 	gcs "cloud.google.com/go/storage"
@@ -131,7 +132,8 @@ func (d *Driver) object(c *storage.Container, a *gcs.ObjectAttrs) *storage.Objec
 	if len(a.MD5) > 0 {
 		o.Hash = hex.EncodeToString(a.MD5)
 	}
-	o.ETag = a.Etag
+	// The generation is the version tag conditional writes compare.
+	o.ETag = strconv.FormatInt(a.Generation, 10)
 	o.ContentType = a.ContentType
 	o.ModTime = a.Updated
 	if len(a.Metadata) > 0 {

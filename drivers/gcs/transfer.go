@@ -115,7 +115,11 @@ func (d *Driver) write(ctx context.Context, op, bucket, name string, opts *stora
 	}
 	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	w := d.client.Bucket(bucket).Object(name).NewWriter(wctx)
+	obj, err := conditional(d.client.Bucket(bucket).Object(name), opts)
+	if err != nil {
+		return nil, opError(op, bucket, name, nil, err)
+	}
+	w := obj.NewWriter(wctx)
 	w.ContentType = transfer.ContentType(name, opts.ContentType)
 	w.Metadata = meta
 	w.PredefinedACL = opts.ACL

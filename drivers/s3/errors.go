@@ -30,6 +30,8 @@ func kindOf(err error, notFound error) error {
 			return storage.ErrInvalidName
 		case "InvalidRange":
 			return storage.ErrInvalidRange
+		case "PreconditionFailed", "ConditionalRequestConflict":
+			return storage.ErrPreconditionFailed
 		case "BadDigest", "InvalidDigest", "XAmzContentChecksumMismatch", "XAmzContentSHA256Mismatch":
 			return storage.ErrHashMismatch
 		case "AccessDenied", "AllAccessDisabled", "AccountProblem":
@@ -49,6 +51,8 @@ func kindOf(err error, notFound error) error {
 			return storage.ErrUnauthenticated
 		case http.StatusRequestedRangeNotSatisfiable:
 			return storage.ErrInvalidRange
+		case http.StatusPreconditionFailed:
+			return storage.ErrPreconditionFailed
 		}
 	}
 	return nil

@@ -78,6 +78,10 @@ func (u *upload) sentBytes(n int64) {
 }
 
 func (u *upload) fail(err error) error {
+	if u.opts.IfMatch != "" && code(err) == "NoSuchKey" {
+		// S3 answers an If-Match on a missing key with 404.
+		return u.d.opError(u.op, u.bucket, u.key, storage.ErrPreconditionFailed, err)
+	}
 	return u.d.mapErr(u.op, u.bucket, u.key, err, storage.ErrContainerNotFound)
 }
 
@@ -239,6 +243,7 @@ func (u *upload) put(ctx context.Context, body io.ReadSeeker, size int64, sum [1
 	if u.opts.ACL != "" {
 		in.ACL = types.ObjectCannedACL(u.opts.ACL)
 	}
+	in.IfNoneMatch, in.IfMatch = u.conditions()
 	out, err := u.d.client.PutObject(ctx, in, unsignedPayload)
 	if err != nil {
 		return nil, u.fail(err)
@@ -252,6 +257,18 @@ func (u *upload) put(ctx context.Context, body io.ReadSeeker, size int64, sum [1
 	o := u.object(size, etag)
 	o.Hash = md5hex
 	return o, nil
+}
+
+// conditions returns the If-None-Match and If-Match of a conditional
+// write, which S3 checks when it makes the object visible.
+func (u *upload) conditions() (ifNoneMatch, ifMatch *string) {
+	if u.opts.IfNotExists {
+		ifNoneMatch = aws.String("*")
+	}
+	if u.opts.IfMatch != "" {
+		ifMatch = aws.String(u.opts.IfMatch)
+	}
+	return ifNoneMatch, ifMatch
 }
 
 func (u *upload) object(size int64, etag string) *storage.Object {
@@ -270,6 +287,13 @@ func (u *upload) object(size int64, etag string) *storage.Object {
 // aborted, leaving no object and no parts.
 func (u *upload) multipart(ctx context.Context, next func() (*transfer.Part, error), wholeMD5 func() (string, error)) (*storage.Object, error) {
 	d := u.d
+	if u.opts.IfNotExists || u.opts.IfMatch != "" {
+		// The condition is checked again, atomically, at the completion;
+		// checking first spares sending every part for nothing.
+		if err := u.precheck(ctx); err != nil {
+			return nil, err
+		}
+	}
 	create := &s3.CreateMultipartUploadInput{
 		Bucket:            aws.String(u.bucket),
 		Key:               aws.String(u.key),
@@ -336,12 +360,14 @@ func (u *upload) multipart(ctx context.Context, next func() (*transfer.Part, err
 		}
 	}
 	slices.SortFunc(completed, func(a, b types.CompletedPart) int { return int(*a.PartNumber - *b.PartNumber) })
-	out, err := d.client.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{
+	complete := &s3.CompleteMultipartUploadInput{
 		Bucket:          aws.String(u.bucket),
 		Key:             aws.String(u.key),
 		UploadId:        uploadID,
 		MultipartUpload: &types.CompletedMultipartUpload{Parts: completed},
-	})
+	}
+	complete.IfNoneMatch, complete.IfMatch = u.conditions()
+	out, err := d.client.CompleteMultipartUpload(ctx, complete)
 	if err != nil {
 		return nil, abort(u.fail(err))
 	}
@@ -417,4 +443,23 @@ func compositeCRC32C(sums map[int32][4]byte) string {
 	var b [4]byte
 	binary.BigEndian.PutUint32(b[:], h.Sum32())
 	return fmt.Sprintf("%s-%d", base64.StdEncoding.EncodeToString(b[:]), len(sums))
+}
+
+// precheck fails early when a conditional write cannot succeed.
+func (u *upload) precheck(ctx context.Context) error {
+	h, err := u.d.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(u.bucket), Key: aws.String(u.key)})
+	exists := err == nil
+	if err != nil && kindOf(err, storage.ErrObjectNotFound) != storage.ErrObjectNotFound {
+		return u.fail(err)
+	}
+	switch {
+	case u.opts.IfNotExists && exists:
+		return u.d.opError(u.op, u.bucket, u.key, storage.ErrPreconditionFailed, errors.New("the object exists"))
+	case u.opts.IfMatch != "" && !exists:
+		return u.d.opError(u.op, u.bucket, u.key, storage.ErrPreconditionFailed, errors.New("the object does not exist"))
+	case u.opts.IfMatch != "" && aws.ToString(h.ETag) != u.opts.IfMatch:
+		return u.d.opError(u.op, u.bucket, u.key, storage.ErrPreconditionFailed,
+			fmt.Errorf("the object's ETag is %s, not %s", aws.ToString(h.ETag), u.opts.IfMatch))
+	}
+	return nil
 }
