@@ -25,17 +25,19 @@ type Capabilities struct {
 }
 
 // CapabilityReporter is implemented by drivers whose capabilities are not
-// all methods, such as conditional writes, which are upload options.
+// all methods (conditional writes are upload options) or depend on how
+// the driver was opened (signing needs a key).
 type CapabilityReporter interface {
 	Capabilities() Capabilities
 }
 
-// CapabilitiesOf reports what d can do beyond the base API.
+// CapabilitiesOf reports what d can do beyond the base API: what it says
+// if it is a CapabilityReporter, else what its methods show.
 func CapabilitiesOf(d Driver) Capabilities {
-	var caps Capabilities
 	if r, ok := d.(CapabilityReporter); ok {
-		caps = r.Capabilities()
+		return r.Capabilities()
 	}
+	var caps Capabilities
 	_, caps.Copy = d.(Copier)
 	_, caps.SignedURL = d.(URLSigner)
 	return caps

@@ -42,6 +42,13 @@
 // reader so that a dropped connection resumes, and fetch ranges of large
 // blobs concurrently into the temporary file.
 //
+// # Capabilities
+//
+// Copy (Copy Blob within the account, waited for), conditional writes
+// (If-None-Match and If-Match on Put Blob and Put Block List) and signed
+// URLs (a service SAS for one blob, when the driver has the account key;
+// a PUT must carry the header the SignedURL lists).
+//
 // # Semantics
 //
 // Azure deletes a container that still holds blobs; like Libcloud, this
@@ -63,12 +70,14 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/bloberror"
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/sas"
 
 	"github.com/stowage/storage"
 	"github.com/stowage/storage/drivers/transfer"
@@ -122,6 +131,7 @@ type Driver struct {
 	partSize    int64
 	concurrency int
 	buffers     *transfer.BufferPool
+	canSign     bool // the client holds an account key
 }
 
 var _ storage.Driver = (*Driver)(nil)
@@ -145,8 +155,12 @@ func New(ctx context.Context, opts Options) (*Driver, error) {
 	if err != nil {
 		return nil, fmt.Errorf("azure: %w", redact(err))
 	}
+	// Only a shared key signs a SAS here; find out whether the client has
+	// one by asking it to sign.
+	_, sasErr := client.ServiceClient().NewContainerClient("probe").NewBlobClient("probe").GetSASURL(
+		sas.BlobPermissions{Read: true}, time.Now().Add(time.Minute), nil)
 	return &Driver{client: client, blockSize: opts.BlockSize, partSize: opts.PartSize,
-		concurrency: opts.Concurrency, buffers: transfer.NewBufferPool(opts.BlockSize)}, nil
+		concurrency: opts.Concurrency, buffers: transfer.NewBufferPool(opts.BlockSize), canSign: sasErr == nil}, nil
 }
 
 func newClient(opts Options) (*azblob.Client, error) {
@@ -330,6 +344,8 @@ func kindOf(err error, notFound error) error {
 		return storage.ErrInvalidName
 	case bloberror.HasCode(err, bloberror.InvalidRange):
 		return storage.ErrInvalidRange
+	case bloberror.HasCode(err, bloberror.ConditionNotMet, bloberror.BlobAlreadyExists, bloberror.TargetConditionNotMet):
+		return storage.ErrPreconditionFailed
 	case bloberror.HasCode(err, bloberror.MD5Mismatch, bloberror.InvalidMD5):
 		return storage.ErrHashMismatch
 	case bloberror.HasCode(err, bloberror.AuthenticationFailed, bloberror.NoAuthenticationInformation),
@@ -352,6 +368,8 @@ func kindOf(err error, notFound error) error {
 			return storage.ErrPermission
 		case http.StatusRequestedRangeNotSatisfiable:
 			return storage.ErrInvalidRange
+		case http.StatusPreconditionFailed:
+			return storage.ErrPreconditionFailed
 		}
 	}
 	return nil

@@ -79,6 +79,10 @@ func (u *upload) sentBytes(n int64) {
 }
 
 func (u *upload) fail(err error) error {
+	if u.opts.IfMatch != "" && bloberror.HasCode(err, bloberror.BlobNotFound) {
+		// An If-Match on a missing blob: the condition failed.
+		return opError(u.op, u.container, u.name, storage.ErrPreconditionFailed, redact(err))
+	}
 	return u.d.whichMissing(context.Background(), u.op, u.container, u.name,
 		mapErr(u.op, u.container, u.name, err, storage.ErrContainerNotFound))
 }
@@ -204,7 +208,7 @@ func (d *Driver) UploadObjectViaStream(ctx context.Context, r io.Reader, c *stor
 // put stores the blob in one request with its Content-MD5, which Azure
 // checks.
 func (u *upload) put(ctx context.Context, body io.ReadSeeker, size int64, sum []byte) (*storage.Object, error) {
-	opts := &blockblob.UploadOptions{HTTPHeaders: u.headers(sum), Metadata: u.meta}
+	opts := &blockblob.UploadOptions{HTTPHeaders: u.headers(sum), Metadata: u.meta, AccessConditions: accessConditions(u.opts)}
 	if sum != nil {
 		opts.TransactionalValidation = blob.TransferValidationTypeMD5(sum)
 	}
@@ -250,6 +254,9 @@ func (u *upload) blocks(ctx context.Context, next func() (*transfer.Part, error)
 		binary.BigEndian.PutUint32(id[16:], uint32(num))
 		return base64.StdEncoding.EncodeToString(id[:])
 	}
+	if err := u.precheck(ctx); err != nil {
+		return nil, err
+	}
 	bb := u.client()
 	var (
 		mu  sync.Mutex
@@ -289,8 +296,9 @@ func (u *upload) blocks(ctx context.Context, next func() (*transfer.Part, error)
 		return nil, err
 	}
 	resp, err := bb.CommitBlockList(ctx, ids, &blockblob.CommitBlockListOptions{
-		HTTPHeaders: u.headers(sum),
-		Metadata:    u.meta,
+		HTTPHeaders:      u.headers(sum),
+		Metadata:         u.meta,
+		AccessConditions: accessConditions(u.opts),
 	})
 	if err != nil {
 		return nil, u.fail(err)
