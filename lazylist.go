@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"iter"
+	"time"
 )
 
 // PageFunc fetches the page of a listing that token names ("" for the
@@ -33,6 +34,35 @@ type LazyList[T any] struct {
 	ahead   chan pageResult[T] // the page nextToken names, fetched ahead
 	cancel  context.CancelFunc // stops the fetch ahead
 	stopped bool               // the fetch ahead was stopped by Close
+
+	onPage func(PageEvent) // hears of every page fetched
+}
+
+// PageEvent describes one page fetch of a listing, for instrumentation.
+type PageEvent struct {
+	Token    string        // the token that named the page
+	Items    int           // items on the page
+	Next     string        // the token of the next page
+	Duration time.Duration // how long the fetch took
+	Err      error
+}
+
+// OnPage sets a function that hears of every page fetched, from the
+// goroutine that fetched it, before the caller sees its items. It returns
+// l, and must be called before the first Next.
+func (l *LazyList[T]) OnPage(fn func(PageEvent)) *LazyList[T] {
+	l.onPage = fn
+	return l
+}
+
+// fetchTimed fetches a page and reports it to onPage.
+func (l *LazyList[T]) fetchTimed(ctx context.Context, token string) ([]T, string, error) {
+	start := time.Now()
+	items, next, err := l.fetch(ctx, token)
+	if l.onPage != nil {
+		l.onPage(PageEvent{Token: token, Items: len(items), Next: next, Duration: time.Since(start), Err: err})
+	}
+	return items, next, err
 }
 
 type pageResult[T any] struct {
@@ -108,7 +138,7 @@ func (l *LazyList[T]) fetchPage(token string) pageResult[T] {
 			return res
 		}
 	}
-	items, next, err := l.fetch(l.ctx, token)
+	items, next, err := l.fetchTimed(l.ctx, token)
 	return pageResult[T]{items, next, err}
 }
 
@@ -120,7 +150,7 @@ func (l *LazyList[T]) fetchAhead() {
 	token := l.nextToken
 	go func() {
 		defer cancel()
-		items, next, err := l.fetch(ctx, token)
+		items, next, err := l.fetchTimed(ctx, token)
 		ch <- pageResult[T]{items, next, err}
 	}()
 	l.ahead, l.cancel = ch, cancel
@@ -131,6 +161,19 @@ func (l *LazyList[T]) fail(err error) {
 	l.finished = true
 	l.page, l.idx = nil, -1
 	l.Close()
+}
+
+// NextPage returns the items of the current page after the current item,
+// or else the whole next page, and moves past them; nil once the
+// listing has ended (Err then tells whether it failed). It lets a caller
+// work a page at a time, and with Token resume exactly at a page's end.
+func (l *LazyList[T]) NextPage() []T {
+	if !l.Next() {
+		return nil
+	}
+	items := l.page[l.idx:]
+	l.idx = len(l.page) - 1
+	return items
 }
 
 // Item returns the current item. It is valid after Next returned true.

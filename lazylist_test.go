@@ -256,3 +256,35 @@ func ExampleLazyList() {
 	fmt.Println()
 	// Output: a b c d
 }
+
+func TestLazyListNextPage(t *testing.T) {
+	p := &pages{n: 10, size: 4}
+	l := storage.NewLazyList(context.Background(), "", p.fetch)
+	require.True(t, l.Next())
+	assert.Equal(t, []int{1, 2, 3}, l.NextPage(), "the rest of the current page, after the current item")
+	assert.Equal(t, "4", l.Token())
+	assert.Equal(t, []int{4, 5, 6, 7}, l.NextPage())
+	assert.Equal(t, []int{8, 9}, l.NextPage())
+	assert.Nil(t, l.NextPage())
+	assert.NoError(t, l.Err())
+}
+
+func TestLazyListOnPage(t *testing.T) {
+	p := &pages{n: 10, size: 4}
+	var mu sync.Mutex
+	var events []storage.PageEvent
+	l := storage.NewLazyList(context.Background(), "", p.fetch).OnPage(func(e storage.PageEvent) {
+		mu.Lock()
+		events = append(events, e)
+		mu.Unlock()
+	})
+	items, err := l.Collect()
+	require.NoError(t, err)
+	assert.Len(t, items, 10)
+	mu.Lock()
+	defer mu.Unlock()
+	require.Len(t, events, 3)
+	assert.Equal(t, 4, events[0].Items)
+	assert.Equal(t, "4", events[0].Next)
+	assert.Equal(t, "8", events[2].Token)
+}
