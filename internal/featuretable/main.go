@@ -75,7 +75,9 @@ func table(ctx context.Context) (string, error) {
 		{"s3 (and its presets)", func() (storage.Driver, error) {
 			return s3.New(ctx, s3.Options{Endpoint: "http://127.0.0.1:1", AccessKeyID: "k", SecretAccessKey: "s"})
 		}},
-		{"gcs", func() (storage.Driver, error) { return gcs.New(ctx, gcs.Options{Endpoint: "http://127.0.0.1:1/storage/v1/"}) }},
+		{"gcs", func() (storage.Driver, error) {
+			return gcs.New(ctx, gcs.Options{Endpoint: "http://127.0.0.1:1/storage/v1/"})
+		}},
 		{"azure (with an account key)", func() (storage.Driver, error) {
 			return azure.New(ctx, azure.Options{ServiceURL: "http://127.0.0.1:1/acct", AccountName: "acct", AccountKey: "a2V5"})
 		}},
