@@ -74,7 +74,7 @@ func (s *suite) testCopy(t *testing.T) {
 	assert.Equal(t, map[string]string{"k": "v"}, got.Metadata)
 	assert.Equal(t, md5hex(data), md5hex(read(t, got, nil)))
 
-	cp, err = storage.Copy(ctx, src, other, "elsewhere", &storage.CopyOptions{ContentType: "text/plain", Metadata: map[string]string{"n": "2"}})
+	_, err = storage.Copy(ctx, src, other, "elsewhere", &storage.CopyOptions{ContentType: "text/plain", Metadata: map[string]string{"n": "2"}})
 	require.NoError(t, err)
 	got, err = other.GetObject(ctx, "elsewhere")
 	require.NoError(t, err)

@@ -119,7 +119,9 @@ func (d *Driver) write(ctx context.Context, op, bucket, name string, opts *stora
 	if err != nil {
 		return nil, opError(op, bucket, name, nil, err)
 	}
-	w := obj.NewWriter(wctx)
+	// A write of whole content is safe to send again, conditional or not:
+	// retry it on a busy or failing server as the SDK does idempotent calls.
+	w := obj.Retryer(gcs.WithPolicy(gcs.RetryAlways)).NewWriter(wctx)
 	w.ContentType = transfer.ContentType(name, opts.ContentType)
 	w.Metadata = meta
 	w.PredefinedACL = opts.ACL
@@ -132,8 +134,11 @@ func (d *Driver) write(ctx context.Context, op, bucket, name string, opts *stora
 	if sum != nil {
 		w.MD5 = sum
 	}
+	// Both sums: GCS checks the CRC32C the SDK sends, and the MD5 it
+	// stores is compared after, which catches a server that stored other
+	// bytes than it was sent without checking them.
 	sums := transfer.CRC32C
-	if sum == nil && opts.MD5 != "" && !opts.SkipHashCheck {
+	if sum == nil && !opts.SkipHashCheck {
 		sums |= transfer.MD5
 	}
 	hr := transfer.NewHashingReader(r, sums)
@@ -161,6 +166,7 @@ func (d *Driver) write(ctx context.Context, op, bucket, name string, opts *stora
 			return fail(err)
 		}
 	}
+	// (A mismatch found after Close removes the object it made.)
 	if err := w.Close(); err != nil {
 		return nil, d.whichMissing(ctx, op, bucket, name, mapErr(op, bucket, name, err, storage.ErrContainerNotFound))
 	}
@@ -168,10 +174,20 @@ func (d *Driver) write(ctx context.Context, op, bucket, name string, opts *stora
 	if !opts.SkipHashCheck {
 		var crc [4]byte
 		binary.BigEndian.PutUint32(crc[:], a.CRC32C)
+		sent := hex.EncodeToString(sum)
+		if sum == nil {
+			sent = hr.MD5()
+		}
+		var mismatch error
 		if got, want := hex.EncodeToString(crc[:]), hr.CRC32C(); got != want {
+			mismatch = fmt.Errorf("stored CRC32C %s, sent %s", got, want)
+		} else if got := hex.EncodeToString(a.MD5); len(a.MD5) > 0 && got != sent {
+			mismatch = fmt.Errorf("stored MD5 %s, sent %s", got, sent)
+		}
+		if mismatch != nil {
 			// GCS stored other bytes than were sent: remove them.
 			_ = d.client.Bucket(bucket).Object(name).If(gcs.Conditions{GenerationMatch: a.Generation}).Delete(context.WithoutCancel(ctx))
-			return nil, opError(op, bucket, name, storage.ErrHashMismatch, fmt.Errorf("stored CRC32C %s, sent %s", got, want))
+			return nil, opError(op, bucket, name, storage.ErrHashMismatch, mismatch)
 		}
 	}
 	return d.object(storage.NewContainer(d, bucket), a), nil
@@ -215,11 +231,25 @@ func (d *Driver) DownloadObjectAsStream(ctx context.Context, o *storage.Object, 
 		return nil, opError(op, bucket, name, storage.ErrInvalidRange, fmt.Errorf("offset %d of an object of %d bytes", off, size))
 	}
 	n := rd.Remain()
-	var r io.Reader = rd
+	body := d.resuming(ctx, rd, bucket, name, off, off+n)
+	var r io.Reader = body
 	if opts.Range == nil && !opts.SkipHashCheck {
 		r = transfer.NewVerifyingReader(r, n, transfer.Want{CRC32C: crcHex(rd.Attrs.CRC32C)})
 	}
-	return transfer.NewReader(ctx, &mappedReader{r: r, bucket: bucket, name: name}, rd, n, opts.Progress), nil
+	return transfer.NewReader(ctx, &mappedReader{r: r, bucket: bucket, name: name}, body, n, opts.Progress), nil
+}
+
+// resuming reads rd, the bytes [start, end) of an object, and, if the
+// connection fails, reads the rest from the same generation.
+func (d *Driver) resuming(ctx context.Context, rd *gcs.Reader, bucket, name string, start, end int64) *transfer.ResumingReader {
+	obj := d.client.Bucket(bucket).Object(name).Generation(rd.Attrs.Generation)
+	return transfer.NewResumingReader(ctx, rd, start, end, func(ctx context.Context, off int64) (io.ReadCloser, error) {
+		r, err := obj.NewRangeReader(ctx, off, end-off)
+		if err != nil {
+			return nil, mapErr("Read", bucket, name, err, storage.ErrObjectNotFound)
+		}
+		return r, nil
+	})
 }
 
 // mappedReader gives read errors the storage kinds.
@@ -304,7 +334,8 @@ func (d *Driver) downloadTo(ctx context.Context, f *transfer.File, bucket, name 
 		if err != nil {
 			return d.whichMissing(ctx, op, bucket, name, mapErr(op, bucket, name, err, storage.ErrObjectNotFound))
 		}
-		defer rd.Close()
+		body := d.resuming(ctx, rd, bucket, name, 0, rd.Attrs.Size)
+		defer body.Close()
 		if !opts.SkipHashCheck {
 			want.CRC32C = crcHex(rd.Attrs.CRC32C)
 		}
@@ -314,7 +345,7 @@ func (d *Driver) downloadTo(ctx context.Context, f *transfer.File, bucket, name 
 		if _, err := f.Seek(0, io.SeekStart); err != nil {
 			return opError(op, bucket, name, nil, err)
 		}
-		_, err = transfer.Copy(ctx, f, transfer.NewVerifyingReader(rd, rd.Attrs.Size, want), progress)
+		_, err = transfer.Copy(ctx, f, transfer.NewVerifyingReader(body, rd.Attrs.Size, want), progress)
 		return mapErr(op, bucket, name, err, storage.ErrObjectNotFound)
 	}
 	obj := d.client.Bucket(bucket).Object(name).Generation(a.Generation)

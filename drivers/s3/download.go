@@ -2,9 +2,13 @@ package s3
 
 import (
 	"context"
+	"crypto/md5"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
+	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -49,12 +53,34 @@ func (d *Driver) DownloadObjectAsStream(ctx context.Context, o *storage.Object, 
 		return nil, d.whichMissing(ctx, op, bucket, key, d.mapErr(op, bucket, key, err, storage.ErrObjectNotFound))
 	}
 	n := aws.ToInt64(out.ContentLength)
-	var r io.Reader = out.Body
+	start := int64(0)
+	if opts.Range != nil {
+		start = opts.Range.Offset
+	}
+	body := d.resuming(ctx, out, bucket, key, start, start+n)
+	var r io.Reader = body
 	if in.Range == nil && !opts.SkipHashCheck {
 		sum := md5FromETag(aws.ToString(out.ETag), string(out.ServerSideEncryption), aws.ToString(out.SSECustomerAlgorithm))
 		r = transfer.NewVerifyingReader(r, n, transfer.Want{MD5: sum})
 	}
-	return transfer.NewReader(ctx, r, out.Body, n, opts.Progress), nil
+	return transfer.NewReader(ctx, r, body, n, opts.Progress), nil
+}
+
+// resuming reads the body of a GetObject of the bytes [start, end) and,
+// if the connection fails, asks for the rest with a Range pinned to the
+// same ETag.
+func (d *Driver) resuming(ctx context.Context, out *s3.GetObjectOutput, bucket, key string, start, end int64) *transfer.ResumingReader {
+	etag := out.ETag
+	return transfer.NewResumingReader(ctx, out.Body, start, end, func(ctx context.Context, off int64) (io.ReadCloser, error) {
+		o, err := d.client.GetObject(ctx, &s3.GetObjectInput{
+			Bucket: aws.String(bucket), Key: aws.String(key), IfMatch: etag,
+			Range: aws.String(fmt.Sprintf("bytes=%d-%d", off, end-1)),
+		})
+		if err != nil {
+			return nil, d.mapErr("Read", bucket, key, err, storage.ErrObjectNotFound)
+		}
+		return o.Body, nil
+	})
 }
 
 // DownloadObject writes an object to a file: in one GET up to the part
@@ -118,8 +144,9 @@ func (d *Driver) downloadTo(ctx context.Context, f *transfer.File, bucket, key s
 		if err != nil {
 			return d.whichMissing(ctx, op, bucket, key, d.mapErr(op, bucket, key, err, storage.ErrObjectNotFound))
 		}
-		defer out.Body.Close()
 		size = aws.ToInt64(out.ContentLength)
+		body := d.resuming(ctx, out, bucket, key, 0, size)
+		defer body.Close()
 		var want transfer.Want
 		if !opts.SkipHashCheck {
 			want.MD5 = md5FromETag(aws.ToString(out.ETag), string(out.ServerSideEncryption), aws.ToString(out.SSECustomerAlgorithm))
@@ -130,7 +157,7 @@ func (d *Driver) downloadTo(ctx context.Context, f *transfer.File, bucket, key s
 		if _, err := f.Seek(0, io.SeekStart); err != nil {
 			return d.opError(op, bucket, key, nil, err)
 		}
-		_, err = transfer.Copy(ctx, f, transfer.NewVerifyingReader(out.Body, size, want), progress)
+		_, err = transfer.Copy(ctx, f, transfer.NewVerifyingReader(body, size, want), progress)
 		return d.mapErr(op, bucket, key, err, storage.ErrObjectNotFound)
 	}
 	etag := aws.ToString(head.ETag)
@@ -152,9 +179,82 @@ func (d *Driver) downloadTo(ctx context.Context, f *transfer.File, bucket, key s
 		defer out.Body.Close()
 		return transfer.Copy(ctx, w, out.Body, nil)
 	}
-	err = transfer.RangeDownload{
+	rd := transfer.RangeDownload{
 		Size: size, Chunk: d.partSize, Workers: d.concurrency,
 		Fetch: fetch, Want: want, Progress: progress,
-	}.Run(ctx, f)
-	return d.mapErr(op, bucket, key, err, storage.ErrObjectNotFound)
+	}
+	parts, partSize := 0, int64(0)
+	if !opts.SkipHashCheck && want.MD5 == "" {
+		parts, partSize = d.partLayout(ctx, bucket, key, head)
+	}
+	var partMD5s [][]byte
+	if parts > 0 {
+		// Ranges along the parts, each part's MD5 computed as it lands:
+		// together they make the multipart ETag, checked at the end.
+		rd.Chunk = partSize
+		partMD5s = make([][]byte, parts)
+		rd.ChunkSums = transfer.MD5
+		rd.ChunkDone = func(k int64, h *transfer.Hasher) error {
+			partMD5s[k], _ = hex.DecodeString(h.MD5())
+			return nil
+		}
+	}
+	if err := rd.Run(ctx, f); err != nil {
+		return d.mapErr(op, bucket, key, err, storage.ErrObjectNotFound)
+	}
+	if parts > 0 {
+		return d.checkMultipartETag(ctx, bucket, key, etag, partMD5s, partSize)
+	}
+	return nil
+}
+
+// partLayout returns the number of parts of a multipart object and the
+// size of its first, if the parts can be taken to be of that one size
+// (all but the last, as this driver and most uploaders make them). It
+// returns 0 when the object is not multipart or its ETag is no MD5 of
+// MD5s (KMS, customer keys).
+func (d *Driver) partLayout(ctx context.Context, bucket, key string, head *s3.HeadObjectOutput) (int, int64) {
+	etag := strings.Trim(aws.ToString(head.ETag), `"`)
+	sum, count, ok := strings.Cut(etag, "-")
+	n, err := strconv.Atoi(count)
+	if !ok || err != nil || n < 1 || len(sum) != 32 || strings.HasPrefix(string(head.ServerSideEncryption), "aws:kms") ||
+		aws.ToString(head.SSECustomerAlgorithm) != "" {
+		return 0, 0
+	}
+	first, err := d.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(bucket), Key: aws.String(key),
+		PartNumber: aws.Int32(1), IfMatch: head.ETag})
+	if err != nil || aws.ToInt32(first.PartsCount) != int32(n) {
+		return 0, 0
+	}
+	p, size := aws.ToInt64(first.ContentLength), aws.ToInt64(head.ContentLength)
+	if p <= 0 || int64(n-1)*p >= size || int64(n)*p < size {
+		return 0, 0 // parts of several sizes: no ranges along them
+	}
+	return n, p
+}
+
+// checkMultipartETag compares the MD5 of the parts' MD5s with the ETag.
+// A mismatch is a corruption unless the parts were not of one size after
+// all, which a HEAD of each part tells.
+func (d *Driver) checkMultipartETag(ctx context.Context, bucket, key, etag string, partMD5s [][]byte, partSize int64) error {
+	h := md5.New()
+	for _, s := range partMD5s {
+		h.Write(s)
+	}
+	got := fmt.Sprintf("%s-%d", hex.EncodeToString(h.Sum(nil)), len(partMD5s))
+	if got == strings.Trim(etag, `"`) {
+		return nil
+	}
+	for i := 1; i < len(partMD5s); i++ {
+		p, err := d.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(bucket), Key: aws.String(key),
+			PartNumber: aws.Int32(int32(i)), IfMatch: aws.String(etag)})
+		if err != nil {
+			return d.mapErr("DownloadObject", bucket, key, err, storage.ErrObjectNotFound)
+		}
+		if aws.ToInt64(p.ContentLength) != partSize {
+			return nil // parts of several sizes: the ETag cannot be recomputed
+		}
+	}
+	return d.opError("DownloadObject", bucket, key, storage.ErrHashMismatch,
+		fmt.Errorf("the parts' MD5s make ETag %s, the object's is %s", got, etag))
 }

@@ -26,6 +26,11 @@ type RangeDownload struct {
 	// Progress, when set, hears of the bytes written so far, from one
 	// goroutine at a time.
 	Progress func(done int64)
+	// ChunkSums, when set, are computed over each chunk once it is written
+	// (from the file, on the worker that fetched it, so in parallel) and
+	// handed to ChunkDone: what a multipart ETag is checked with.
+	ChunkSums Sum
+	ChunkDone func(k int64, h *Hasher) error
 }
 
 // Run downloads into f, which it sizes first. It returns the first error
@@ -59,15 +64,19 @@ func (d RangeDownload) Run(ctx context.Context, f *File) error {
 			}
 			off := k * d.Chunk
 			n := min(d.Chunk, d.Size-off)
-			w := &offsetWriter{f: f, off: off, end: off + n}
-			got, err := d.Fetch(ctx, off, n, w)
-			if err == nil && got != n {
-				err = fmt.Errorf("%w: range at %d gave %d of %d bytes", io.ErrUnexpectedEOF, off, got, n)
-			}
-			if err != nil {
+			if err := d.fetch(ctx, f, off, n); err != nil {
 				return err
 			}
 			f.StartWriteback(off, n)
+			if d.ChunkSums != 0 {
+				h := NewHasher(d.ChunkSums)
+				if _, err := Copy(ctx, h, io.NewSectionReader(f.f, off, n), nil); err != nil {
+					return err
+				}
+				if err := d.ChunkDone(k, h); err != nil {
+					return err
+				}
+			}
 			if d.Progress != nil {
 				total := done.Add(n)
 				progMu.Lock()
@@ -109,6 +118,33 @@ func (d RangeDownload) Run(ctx context.Context, f *File) error {
 		return hasher.Check(d.Want)
 	}
 	return nil
+}
+
+// fetch fetches one range into f. When the connection fails part way it
+// asks again for the bytes not yet received, not for the whole range.
+func (d RangeDownload) fetch(ctx context.Context, f *File, off, n int64) error {
+	w := &offsetWriter{f: f, off: off, end: off + n}
+	var done int64
+	for stalls := 0; ; {
+		got, err := d.Fetch(ctx, off+done, n-done, w)
+		done += got
+		if err == nil && done < n {
+			err = fmt.Errorf("%w: range at %d gave %d of %d bytes", io.ErrUnexpectedEOF, off, done, n)
+		}
+		if err == nil {
+			return nil
+		}
+		if got > 0 {
+			stalls = 0
+		}
+		if !Transient(err) || stalls >= maxStalls {
+			return err
+		}
+		if err := backoff(ctx, stalls); err != nil {
+			return err
+		}
+		stalls++
+	}
 }
 
 // offsetWriter writes sequentially into a file from an offset, refusing
