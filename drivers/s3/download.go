@@ -12,6 +12,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
 	"github.com/stowage/storage"
 	"github.com/stowage/storage/drivers/transfer"
@@ -129,7 +130,7 @@ var errReplaced = errors.New("object replaced during the download")
 // in concurrent ranges pinned to the ETag a HEAD gives.
 func (d *Driver) downloadTo(ctx context.Context, f *transfer.File, bucket, key string, opts *storage.DownloadOptions) error {
 	const op = "DownloadObject"
-	head, err := d.head(ctx, op, bucket, key)
+	head, err := d.head(ctx, op, bucket, key, types.ChecksumModeEnabled)
 	if err != nil {
 		return err
 	}
@@ -187,23 +188,48 @@ func (d *Driver) downloadTo(ctx context.Context, f *transfer.File, bucket, key s
 	if !opts.SkipHashCheck && want.MD5 == "" {
 		parts, partSize = d.partLayout(ctx, bucket, key, head)
 	}
-	var partMD5s [][]byte
+	// A composite CRC32C (this driver's uploads make one) is checked with
+	// the parts' CRC32Cs, a tenth of the cost of the MD5s an ETag needs.
+	crcs := strings.HasSuffix(aws.ToString(head.ChecksumCRC32C), fmt.Sprintf("-%d", parts))
+	var partSums [][]byte
 	if parts > 0 {
-		// Ranges along the parts, each part's MD5 computed as it lands:
-		// together they make the multipart ETag, checked at the end.
 		rd.Chunk = partSize
-		partMD5s = make([][]byte, parts)
+		partSums = make([][]byte, parts)
 		rd.ChunkSums = transfer.MD5
+		if crcs {
+			rd.ChunkSums = transfer.CRC32C
+		}
 		rd.ChunkDone = func(k int64, h *transfer.Hasher) error {
-			partMD5s[k], _ = hex.DecodeString(h.MD5())
+			sum := h.MD5()
+			if crcs {
+				sum = h.CRC32C()
+			}
+			partSums[k], _ = hex.DecodeString(sum)
 			return nil
 		}
 	}
 	if err := rd.Run(ctx, f); err != nil {
 		return d.mapErr(op, bucket, key, err, storage.ErrObjectNotFound)
 	}
-	if parts > 0 {
-		return d.checkMultipartETag(ctx, bucket, key, etag, partMD5s, partSize)
+	switch {
+	case parts > 0 && crcs:
+		return d.checkComposite(ctx, bucket, key, etag, aws.ToString(head.ChecksumCRC32C), partSums, partSize)
+	case parts > 0:
+		return d.checkMultipartETag(ctx, bucket, key, etag, partSums, partSize)
+	}
+	return nil
+}
+
+// checkComposite compares the CRC32C of the parts' CRC32Cs with the
+// object's composite checksum.
+func (d *Driver) checkComposite(ctx context.Context, bucket, key, etag, want string, partCRCs [][]byte, partSize int64) error {
+	sums := make(map[int32][4]byte, len(partCRCs))
+	for i, c := range partCRCs {
+		sums[int32(i+1)] = [4]byte(c)
+	}
+	if got := compositeCRC32C(sums); got != want {
+		return d.partsDiffer(ctx, bucket, key, etag, len(partCRCs), partSize,
+			fmt.Errorf("the parts' CRC32Cs make %s, the object's is %s", got, want))
 	}
 	return nil
 }
@@ -245,16 +271,23 @@ func (d *Driver) checkMultipartETag(ctx context.Context, bucket, key, etag strin
 	if got == strings.Trim(etag, `"`) {
 		return nil
 	}
-	for i := 1; i < len(partMD5s); i++ {
+	return d.partsDiffer(ctx, bucket, key, etag, len(partMD5s), partSize,
+		fmt.Errorf("the parts' MD5s make ETag %s, the object's is %s", got, etag))
+}
+
+// partsDiffer returns mismatch as ErrHashMismatch unless the parts were
+// not all of one size after all (then the sums were taken over the wrong
+// spans and prove nothing), which a HEAD of each part tells.
+func (d *Driver) partsDiffer(ctx context.Context, bucket, key, etag string, parts int, partSize int64, mismatch error) error {
+	for i := 1; i < parts; i++ {
 		p, err := d.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(bucket), Key: aws.String(key),
 			PartNumber: aws.Int32(int32(i)), IfMatch: aws.String(etag)})
 		if err != nil {
 			return d.mapErr("DownloadObject", bucket, key, err, storage.ErrObjectNotFound)
 		}
 		if aws.ToInt64(p.ContentLength) != partSize {
-			return nil // parts of several sizes: the ETag cannot be recomputed
+			return nil // parts of several sizes: nothing to compare
 		}
 	}
-	return d.opError("DownloadObject", bucket, key, storage.ErrHashMismatch,
-		fmt.Errorf("the parts' MD5s make ETag %s, the object's is %s", got, etag))
+	return d.opError("DownloadObject", bucket, key, storage.ErrHashMismatch, mismatch)
 }

@@ -98,14 +98,18 @@ func (d *Driver) GetObject(ctx context.Context, container, name string) (*storag
 
 // head runs HeadObject, telling a missing bucket from a missing key: a
 // HEAD's 404 has no body to say which, so the bucket is checked after.
-func (d *Driver) head(ctx context.Context, op, bucket, key string) (*s3.HeadObjectOutput, error) {
+func (d *Driver) head(ctx context.Context, op, bucket, key string, mode ...types.ChecksumMode) (*s3.HeadObjectOutput, error) {
 	if err := checkBucketName(bucket); err != nil {
 		return nil, d.opError(op, bucket, key, err, nil)
 	}
 	if err := checkKey(key); err != nil {
 		return nil, d.opError(op, bucket, key, err, nil)
 	}
-	out, err := d.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
+	in := &s3.HeadObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)}
+	if len(mode) > 0 {
+		in.ChecksumMode = mode[0]
+	}
+	out, err := d.client.HeadObject(ctx, in)
 	if err != nil {
 		return nil, d.whichMissing(ctx, op, bucket, key, d.mapErr(op, bucket, key, err, storage.ErrObjectNotFound))
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -350,4 +351,46 @@ func TestOpenURLAndRegistry(t *testing.T) {
 		_, err := storage.OpenURL(ctx, bad)
 		assert.ErrorIs(t, err, storage.ErrInvalidArgument, bad)
 	}
+}
+
+// A multipart object made by another client, without checksums, is
+// checked against its ETag (the MD5 of its parts' MD5s) on download.
+func TestMultipartDownloadChecksETag(t *testing.T) {
+	ctx := context.Background()
+	srv := testserver.VersityGW(t)
+	d := newDriver(t, s3.Options{PartSize: 5 << 20, Concurrency: 3})
+	c := newBucket(t, d)
+	cl := d.Client()
+	data := make([]byte, 17<<20+11)
+	_, _ = rand.Read(data)
+	mp, err := cl.CreateMultipartUpload(ctx, &awss3.CreateMultipartUploadInput{Bucket: aws.String(c.Name), Key: aws.String("foreign")})
+	require.NoError(t, err)
+	var parts []types.CompletedPart
+	for i, off := int32(1), 0; off < len(data); i, off = i+1, off+5<<20 {
+		end := min(off+5<<20, len(data))
+		out, err := cl.UploadPart(ctx, &awss3.UploadPartInput{Bucket: aws.String(c.Name), Key: aws.String("foreign"),
+			UploadId: mp.UploadId, PartNumber: aws.Int32(i), Body: bytes.NewReader(data[off:end])})
+		require.NoError(t, err)
+		parts = append(parts, types.CompletedPart{ETag: out.ETag, PartNumber: aws.Int32(i)})
+	}
+	_, err = cl.CompleteMultipartUpload(ctx, &awss3.CompleteMultipartUploadInput{Bucket: aws.String(c.Name), Key: aws.String("foreign"),
+		UploadId: mp.UploadId, MultipartUpload: &types.CompletedMultipartUpload{Parts: parts}})
+	require.NoError(t, err)
+	o, err := c.GetObject(ctx, "foreign")
+	require.NoError(t, err)
+	assert.Empty(t, o.Hash)
+	dir := t.TempDir()
+	require.NoError(t, o.Download(ctx, filepath.Join(dir, "ok"), nil))
+	b, err := os.ReadFile(filepath.Join(dir, "ok"))
+	require.NoError(t, err)
+	assert.Equal(t, md5hex(data), md5hex(b))
+
+	f, err := os.OpenFile(filepath.Join(srv.Dir, c.Name, "foreign"), os.O_WRONLY, 0)
+	require.NoError(t, err)
+	_, err = f.WriteAt([]byte{data[12<<20] ^ 0xff}, 12<<20)
+	require.NoError(t, err)
+	require.NoError(t, f.Close())
+	err = o.Download(ctx, filepath.Join(dir, "bad"), nil)
+	assert.ErrorIs(t, err, storage.ErrHashMismatch)
+	assert.NoFileExists(t, filepath.Join(dir, "bad"))
 }
