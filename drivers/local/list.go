@@ -138,8 +138,11 @@ func (w *walker) seek(after string) error {
 	w.after, w.stack, w.ready = after, nil, true
 	cut := strings.LastIndexByte(w.prefix, '/') + 1
 	dir, rest := w.prefix[:cut], w.prefix[cut:]
+	if strings.IndexByte(w.prefix, 0) >= 0 || !utf8.ValidString(dir) {
+		return nil // no object name has such a prefix
+	}
 	for seg := range strings.SplitSeq(strings.TrimSuffix(dir, "/"), "/") {
-		if dir != "" && (seg == "" || seg == "." || seg == "..") {
+		if dir != "" && (seg == "" || seg == "." || seg == ".." || len(seg) > 255) {
 			return nil // no object name has such a folder
 		}
 	}
@@ -158,10 +161,11 @@ func (w *walker) seek(after string) error {
 					f.pos++ // a common prefix already returned
 					continue
 				}
-				if w.delim != "/" {
-					descend = k // holds names on both sides of after
-					f.pos++
-				}
+				// It holds names on both sides of after: read on from after
+				// (a "/" listing rolls what follows up into k again, if
+				// anything does).
+				descend = k
+				f.pos++
 				break
 			}
 			if k > after {

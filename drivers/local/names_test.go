@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/stowage/storage"
+	"github.com/stowage/storage/drivers/memory"
 )
 
 // FuzzObjectName checks that no object name, accepted or not, makes the
@@ -75,4 +76,58 @@ func FuzzObjectName(f *testing.F) {
 			t.Fatal(err)
 		}
 	})
+}
+
+// FuzzListing compares the local driver's listings with the memory
+// driver's, which keeps names in a sorted slice: for any start token,
+// prefix, delimiter and page size both must list the same.
+func FuzzListing(f *testing.F) {
+	ctx := context.Background()
+	d, err := New(Options{Root: f.TempDir()})
+	if err != nil {
+		f.Fatal(err)
+	}
+	defer d.Close()
+	m := memory.New()
+	lc, _ := d.CreateContainer(ctx, "c")
+	mc, _ := m.CreateContainer(ctx, "c")
+	for _, n := range []string{"a", "a-b", "a.b", "a0/x", "a0/y/z", "ab/c", "b/c-d", "b/c/d", "b/c0", "bb", "é/ü", "z/z/z/z"} {
+		for _, c := range []*storage.Container{lc, mc} {
+			if _, err := c.UploadObjectViaStream(ctx, strings.NewReader(n), n, nil); err != nil {
+				f.Fatal(err)
+			}
+		}
+	}
+	for _, s := range []string{"", "a", "a0/", "b/c", "b/c/", "\xff"} {
+		f.Add(s, "", "/", 2)
+		f.Add("", s, "", 1)
+		f.Add(s, "b", "c", 3)
+	}
+	f.Fuzz(func(t *testing.T, token, prefix, delim string, pageSize int) {
+		if pageSize < 1 || pageSize > 20 {
+			return
+		}
+		opts := &storage.ListOptions{StartToken: token, Prefix: prefix, Delimiter: delim, PageSize: pageSize}
+		want, werr := mc.ListObjects(ctx, opts).Collect()
+		got, gerr := lc.ListObjects(ctx, opts).Collect()
+		if (werr == nil) != (gerr == nil) {
+			t.Fatalf("memory: %v, local: %v", werr, gerr)
+		}
+		if len(got) != len(want) {
+			t.Fatalf("%+v: local listed %d, memory %d: %v vs %v", opts, len(got), len(want), names(got), names(want))
+		}
+		for i := range got {
+			if got[i].Name != want[i].Name || got[i].IsPrefix != want[i].IsPrefix {
+				t.Fatalf("%+v: local %v, memory %v", opts, names(got), names(want))
+			}
+		}
+	})
+}
+
+func names(objs []*storage.Object) []string {
+	out := make([]string, len(objs))
+	for i, o := range objs {
+		out[i] = o.Name
+	}
+	return out
 }
