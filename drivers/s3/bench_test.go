@@ -8,10 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"slices"
-	"sync"
 	"testing"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
@@ -21,6 +18,7 @@ import (
 	"github.com/stowage/storage"
 	"github.com/stowage/storage/drivers/s3"
 	"github.com/stowage/storage/internal/heapwatch"
+	"github.com/stowage/storage/internal/testkit"
 	"github.com/stowage/storage/internal/testserver"
 )
 
@@ -35,62 +33,12 @@ func sdkClient(srv *testserver.S3) *awss3.Client {
 
 const bigSize = 256 << 20
 
-var (
-	bigOnce sync.Once
-	bigPath string
-)
-
-func bigFile(b *testing.B) string {
-	bigOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "stowage-s3-bench-")
-		if err != nil {
-			b.Fatal(err)
-		}
-		bigPath = filepath.Join(dir, "src")
-		data := make([]byte, bigSize)
-		_, _ = rand.Read(data)
-		if err := os.WriteFile(bigPath, data, 0o600); err != nil {
-			b.Fatal(err)
-		}
-	})
-	return bigPath
-}
-
-// interleave runs each variant once per iteration, in turn, and reports
-// each one's best time as MB/s. Variants come in pairs, a baseline then
-// ours; each pair also reports ours as a ratio of the baseline's speed.
-func interleave(b *testing.B, size int64, variants []variant) {
-	best := make([]time.Duration, len(variants))
-	for b.Loop() {
-		for i, v := range variants {
-			start := time.Now()
-			if err := v.run(); err != nil {
-				b.Fatal(v.name, ": ", err)
-			}
-			if t := time.Since(start); best[i] == 0 || t < best[i] {
-				best[i] = t
-			}
-		}
-	}
-	for i, v := range variants {
-		b.ReportMetric(float64(size)/best[i].Seconds()/1e6, v.name+"-MB/s")
-		if i%2 == 1 {
-			b.ReportMetric(best[i-1].Seconds()/best[i].Seconds(), v.name+"/"+variants[i-1].name)
-		}
-	}
-}
-
-type variant struct {
-	name string
-	run  func() error
-}
-
 // BenchmarkTransfer256MiB compares upload from a file and download to a
 // file of 256 MiB with the SDK's transfer manager at its defaults.
 func BenchmarkTransfer256MiB(b *testing.B) {
 	ctx := context.Background()
 	srv := testserver.VersityGW(b)
-	src := bigFile(b)
+	src := testkit.BigFile(b, bigSize)
 	d := newDriver(b, s3.Options{})
 	c, err := d.CreateContainer(ctx, "bench-transfer")
 	if err != nil {
@@ -103,8 +51,8 @@ func BenchmarkTransfer256MiB(b *testing.B) {
 	}
 	dir := b.TempDir()
 	b.SetBytes(bigSize)
-	interleave(b, bigSize, []variant{
-		{"tm-upload", func() error {
+	testkit.Interleave(b, bigSize, []testkit.Variant{
+		{Name: "tm-upload", Run: func() error {
 			f, err := os.Open(src)
 			if err != nil {
 				return err
@@ -113,11 +61,11 @@ func BenchmarkTransfer256MiB(b *testing.B) {
 			_, err = tm.UploadObject(ctx, &transfermanager.UploadObjectInput{Bucket: aws.String(c.Name), Key: aws.String("tm"), Body: f})
 			return err
 		}},
-		{"stowage-upload", func() error {
+		{Name: "stowage-upload", Run: func() error {
 			_, err := c.UploadObject(ctx, src, "big", nil)
 			return err
 		}},
-		{"tm-download", func() error {
+		{Name: "tm-download", Run: func() error {
 			f, err := os.Create(filepath.Join(dir, "tm"))
 			if err != nil {
 				return err
@@ -126,7 +74,7 @@ func BenchmarkTransfer256MiB(b *testing.B) {
 			_, err = tm.DownloadObject(ctx, &transfermanager.DownloadObjectInput{Bucket: aws.String(c.Name), Key: aws.String("big"), WriterAt: f})
 			return err
 		}},
-		{"stowage-download", func() error {
+		{Name: "stowage-download", Run: func() error {
 			return o.Download(ctx, filepath.Join(dir, "ours"), &storage.DownloadOptions{Overwrite: true})
 		}},
 	})
@@ -152,16 +100,16 @@ func BenchmarkSmallObjects(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	ops := []variant{
-		{"sdk-put", func() error {
+	testkit.SmallOps(b, 200, [4]testkit.Variant{
+		{Name: "sdk-put", Run: func() error {
 			_, err := client.PutObject(ctx, &awss3.PutObjectInput{Bucket: aws.String(c.Name), Key: aws.String("sdk"), Body: bytes.NewReader(data)})
 			return err
 		}},
-		{"stowage-put", func() error {
+		{Name: "stowage-put", Run: func() error {
 			_, err := c.UploadObjectViaStream(ctx, bytes.NewReader(data), "ours", nil)
 			return err
 		}},
-		{"sdk-get", func() error {
+		{Name: "sdk-get", Run: func() error {
 			out, err := client.GetObject(ctx, &awss3.GetObjectInput{Bucket: aws.String(c.Name), Key: aws.String("sdk")})
 			if err != nil {
 				return err
@@ -170,7 +118,7 @@ func BenchmarkSmallObjects(b *testing.B) {
 			_, err = io.Copy(io.Discard, out.Body)
 			return err
 		}},
-		{"stowage-get", func() error {
+		{Name: "stowage-get", Run: func() error {
 			r, err := o.AsStream(ctx, nil)
 			if err != nil {
 				return err
@@ -179,31 +127,7 @@ func BenchmarkSmallObjects(b *testing.B) {
 			_, err = io.Copy(io.Discard, r)
 			return err
 		}},
-	}
-	const perIteration = 200
-	times := make([][]time.Duration, len(ops))
-	for b.Loop() {
-		for range perIteration {
-			for i, v := range ops {
-				start := time.Now()
-				if err := v.run(); err != nil {
-					b.Fatal(v.name, err)
-				}
-				times[i] = append(times[i], time.Since(start))
-			}
-		}
-	}
-	pct := func(ts []time.Duration, p float64) time.Duration {
-		s := slices.Clone(ts)
-		slices.Sort(s)
-		return s[int(float64(len(s)-1)*p)]
-	}
-	for i, v := range ops {
-		b.ReportMetric(float64(pct(times[i], 0.5).Microseconds()), v.name+"-p50-µs")
-		b.ReportMetric(float64(pct(times[i], 0.9).Microseconds()), v.name+"-p90-µs")
-	}
-	b.ReportMetric(pct(times[1], 0.5).Seconds()/pct(times[0], 0.5).Seconds(), "put-p50/sdk")
-	b.ReportMetric(pct(times[3], 0.5).Seconds()/pct(times[2], 0.5).Seconds(), "get-p50/sdk")
+	})
 }
 
 // BenchmarkList10k compares listing 10,000 objects in pages of 1,000 with
@@ -230,8 +154,8 @@ func BenchmarkList10k(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	interleave(b, 10_000, []variant{
-		{"sdk-paginator", func() error {
+	testkit.Interleave(b, 10_000, []testkit.Variant{
+		{Name: "sdk-paginator", Run: func() error {
 			n := 0
 			p := awss3.NewListObjectsV2Paginator(client, &awss3.ListObjectsV2Input{Bucket: aws.String(c.Name), MaxKeys: aws.Int32(1000)})
 			for p.HasMorePages() {
@@ -246,7 +170,7 @@ func BenchmarkList10k(b *testing.B) {
 			}
 			return nil
 		}},
-		{"stowage", func() error {
+		{Name: "stowage", Run: func() error {
 			n := 0
 			for _, err := range c.ListObjects(ctx, &storage.ListOptions{PageSize: 1000}).All() {
 				if err != nil {
@@ -276,7 +200,7 @@ func BenchmarkStreamUpload1GiB(b *testing.B) {
 	var worst uint64
 	for b.Loop() {
 		stop := heapwatch.Start()
-		if _, err := c.UploadObjectViaStream(ctx, newStream(size), "stream", nil); err != nil {
+		if _, err := c.UploadObjectViaStream(ctx, testkit.NewStream(size, 7), "stream", nil); err != nil {
 			b.Fatal(err)
 		}
 		worst = max(worst, stop())
@@ -292,7 +216,7 @@ func TestStreamUploadMemoryIsBounded(t *testing.T) {
 	d := newDriver(t, s3.Options{})
 	c := newBucket(t, d)
 	stop := heapwatch.Start()
-	o, err := c.UploadObjectViaStream(ctx, newStream(256<<20), "stream", nil)
+	o, err := c.UploadObjectViaStream(ctx, testkit.NewStream(256<<20, 7), "stream", nil)
 	grew := stop()
 	if err != nil {
 		t.Fatal(err)

@@ -25,6 +25,7 @@ import (
 
 	"github.com/stowage/storage"
 	"github.com/stowage/storage/drivers/s3"
+	"github.com/stowage/storage/internal/testkit"
 	"github.com/stowage/storage/internal/testserver"
 )
 
@@ -56,39 +57,11 @@ func noUploadsLeft(t *testing.T, d *s3.Driver, c *storage.Container) {
 	assert.Empty(t, out.Uploads, "multipart uploads were left behind")
 }
 
-// stream yields n pseudo-random bytes with no size known in advance, and
-// hashes them.
-type stream struct {
-	left int64
-	seed uint64
-	h    io.Writer
-	sum  func() []byte
-}
-
-func newStream(n int64) *stream {
-	h := md5.New()
-	return &stream{left: n, seed: 1, h: h, sum: func() []byte { return h.Sum(nil) }}
-}
-
-func (s *stream) Read(p []byte) (int, error) {
-	if s.left == 0 {
-		return 0, io.EOF
-	}
-	n := min(int64(len(p)), s.left)
-	for i := range p[:n] {
-		s.seed = s.seed*6364136223846793005 + 1442695040888963407
-		p[i] = byte(s.seed >> 56)
-	}
-	s.h.Write(p[:n])
-	s.left -= n
-	return int(n), nil
-}
-
 func TestMultipartStreamOfUnknownSize(t *testing.T) {
 	ctx := context.Background()
 	d := newDriver(t, s3.Options{PartSize: 5 << 20, Concurrency: 4})
 	c := newBucket(t, d)
-	src := newStream(100 << 20)
+	src := testkit.NewStream(100<<20, 7)
 	var calls int
 	o, err := c.UploadObjectViaStream(ctx, src, "big/stream.bin", &storage.UploadOptions{
 		Progress: func(done, total int64) { calls++; assert.Equal(t, int64(-1), total) },
@@ -108,7 +81,7 @@ func TestMultipartStreamOfUnknownSize(t *testing.T) {
 	require.NoError(t, got.Download(ctx, dest, nil))
 	b, err := os.ReadFile(dest)
 	require.NoError(t, err)
-	assert.Equal(t, hex.EncodeToString(src.sum()), md5hex(b))
+	assert.Equal(t, src.MD5(), md5hex(b))
 }
 
 func TestMultipartFromFile(t *testing.T) {
@@ -135,28 +108,12 @@ func TestMultipartFromFile(t *testing.T) {
 	noUploadsLeft(t, d, c)
 }
 
-// cancelling cancels its context once n bytes were read.
-type cancelling struct {
-	r      io.Reader
-	n      int64
-	cancel context.CancelFunc
-}
-
-func (c *cancelling) Read(p []byte) (int, error) {
-	if c.n <= 0 {
-		c.cancel()
-	}
-	n, err := c.r.Read(p)
-	c.n -= int64(n)
-	return n, err
-}
-
 func TestCancelledMultipartLeavesNothing(t *testing.T) {
 	d := newDriver(t, s3.Options{PartSize: 5 << 20})
 	c := newBucket(t, d)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	_, err := c.UploadObjectViaStream(ctx, &cancelling{r: newStream(200 << 20), n: 32 << 20, cancel: cancel}, "cancelled", nil)
+	_, err := c.UploadObjectViaStream(ctx, &testkit.Cancelling{R: testkit.NewStream(200<<20, 7), N: 32 << 20, Cancel: cancel}, "cancelled", nil)
 	assert.ErrorIs(t, err, context.Canceled)
 	_, err = c.GetObject(context.Background(), "cancelled")
 	assert.ErrorIs(t, err, storage.ErrObjectNotFound)
@@ -239,7 +196,7 @@ func TestMetadataContentTypeACL(t *testing.T) {
 	c := newBucket(t, d)
 	for _, size := range []int64{10, 12 << 20} {
 		name := fmt.Sprintf("meta-%d", size)
-		_, err := c.UploadObjectViaStream(ctx, newStream(size), name, &storage.UploadOptions{
+		_, err := c.UploadObjectViaStream(ctx, testkit.NewStream(size, 7), name, &storage.UploadOptions{
 			ContentType: "application/x-test", Metadata: map[string]string{"Project": "Stowage", "run-id": "7"},
 			ACL: "public-read",
 		})
@@ -266,7 +223,7 @@ func TestOverTLS(t *testing.T) {
 	require.NoError(t, err)
 	c := newBucket(t, d)
 	for _, size := range []int64{1000, 17 << 20} {
-		src := newStream(size)
+		src := testkit.NewStream(size, 7)
 		o, err := c.UploadObjectViaStream(ctx, src, "tls", nil)
 		require.NoError(t, err)
 		r, err := o.AsStream(ctx, nil)
@@ -274,7 +231,7 @@ func TestOverTLS(t *testing.T) {
 		b, err := io.ReadAll(r)
 		r.Close()
 		require.NoError(t, err)
-		assert.Equal(t, hex.EncodeToString(src.sum()), md5hex(b))
+		assert.Equal(t, src.MD5(), md5hex(b))
 	}
 	// Without the CA the server's certificate is refused.
 	bare, err := s3.New(ctx, s3.Options{Endpoint: srv.Endpoint, Region: srv.Region, AccessKeyID: srv.AccessKey, SecretAccessKey: srv.SecretKey})

@@ -24,6 +24,7 @@ import (
 	"github.com/stowage/storage/drivers/gcs"
 	"github.com/stowage/storage/drivers/s3"
 	"github.com/stowage/storage/internal/faultproxy"
+	"github.com/stowage/storage/internal/testkit"
 	"github.com/stowage/storage/internal/testserver"
 )
 
@@ -70,26 +71,11 @@ var backends = []backend{
 	}},
 }
 
-// pattern yields n bytes of a fixed pseudo-random stream.
-type pattern struct{ left, seed uint64 }
-
-func (p *pattern) Read(b []byte) (int, error) {
-	if p.left == 0 {
-		return 0, io.EOF
-	}
-	n := min(uint64(len(b)), p.left)
-	for i := range b[:n] {
-		p.seed = p.seed*6364136223846793005 + 1442695040888963407
-		b[i] = byte(p.seed >> 56)
-	}
-	p.left -= n
-	return int(n), nil
-}
-
+// patternMD5 is the MD5 of testkit.NewStream(n, seed)'s bytes.
 func patternMD5(n, seed uint64) string {
-	h := md5.New()
-	_, _ = io.Copy(h, &pattern{left: n, seed: seed})
-	return hex.EncodeToString(h.Sum(nil))
+	st := testkit.NewStream(int64(n), seed)
+	_, _ = io.Copy(io.Discard, st)
+	return st.MD5()
 }
 
 func newContainer(t *testing.T, d storage.Driver) *storage.Container {
@@ -116,7 +102,7 @@ func TestDownloadResumesAfterResets(t *testing.T) {
 			ctx := context.Background()
 			d, p := b.open(t)
 			c := newContainer(t, d)
-			_, err := c.UploadObjectViaStream(ctx, &pattern{left: size, seed: 1}, "big", nil)
+			_, err := c.UploadObjectViaStream(ctx, testkit.NewStream(int64(size), 1), "big", nil)
 			require.NoError(t, err)
 			o, err := c.GetObject(ctx, "big")
 			require.NoError(t, err)
@@ -172,7 +158,7 @@ func TestCorruptionIsCaught(t *testing.T) {
 			c := newContainer(t, d)
 			for _, size := range []uint64{100_000, 40 << 20} {
 				name := fmt.Sprintf("obj-%d", size)
-				_, err := c.UploadObjectViaStream(ctx, &pattern{left: size, seed: 1}, name, nil)
+				_, err := c.UploadObjectViaStream(ctx, testkit.NewStream(int64(size), 1), name, nil)
 				require.NoError(t, err)
 				o, err := c.GetObject(ctx, name)
 				require.NoError(t, err)
@@ -209,7 +195,7 @@ func TestCorruptionIsCaught(t *testing.T) {
 					continue
 				}
 				name := fmt.Sprintf("up-%d", size)
-				_, err := c.UploadObjectViaStream(ctx, &pattern{left: size, seed: 2}, name, nil)
+				_, err := c.UploadObjectViaStream(ctx, testkit.NewStream(int64(size), 2), name, nil)
 				assert.Error(t, err, "%s size %d: a corrupted upload was accepted", b.name, size)
 				p.SetRule(nil)
 				_, gerr := c.GetObject(ctx, name)
@@ -252,7 +238,7 @@ func TestBusyServerIsRetried(t *testing.T) {
 			})
 			const size = 48 << 20
 			before := p.Stats()
-			o, err := c.UploadObjectViaStream(ctx, &pattern{left: size, seed: 3}, "busy", nil)
+			o, err := c.UploadObjectViaStream(ctx, testkit.NewStream(int64(size), 3), "busy", nil)
 			require.NoError(t, err)
 			r, err := o.AsStream(ctx, nil)
 			require.NoError(t, err)
@@ -288,7 +274,7 @@ func TestDeadlineStopsTransfers(t *testing.T) {
 			})
 			ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
 			start := time.Now()
-			_, err := c.UploadObjectViaStream(ctx, &pattern{left: 40 << 20, seed: 4}, "stalled", nil)
+			_, err := c.UploadObjectViaStream(ctx, testkit.NewStream(40<<20, 4), "stalled", nil)
 			cancel()
 			took := time.Since(start)
 			p.SetRule(nil)
@@ -298,7 +284,7 @@ func TestDeadlineStopsTransfers(t *testing.T) {
 			assert.ErrorIs(t, gerr, storage.ErrObjectNotFound)
 
 			// A download whose responses hang.
-			_, err = c.UploadObjectViaStream(context.Background(), &pattern{left: 20 << 20, seed: 5}, "slow", nil)
+			_, err = c.UploadObjectViaStream(context.Background(), testkit.NewStream(20<<20, 5), "slow", nil)
 			require.NoError(t, err)
 			o, err := c.GetObject(context.Background(), "slow")
 			require.NoError(t, err)
