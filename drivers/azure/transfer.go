@@ -372,7 +372,9 @@ func (d *Driver) DownloadObjectAsStream(ctx context.Context, o *storage.Object, 
 	if opts.Range == nil && !opts.SkipHashCheck {
 		r = transfer.NewVerifyingReader(r, n, transfer.Want{MD5: hex.EncodeToString(resp.ContentMD5)})
 	}
-	return transfer.NewReader(ctx, &mappedReader{r: r, container: cont, name: name}, body, n, opts.Progress), nil
+	return transfer.NewReader(ctx, transfer.MapReadErrors(r, func(err error) error {
+		return mapErr("Read", cont, name, err, storage.ErrObjectNotFound)
+	}), body, n, opts.Progress), nil
 }
 
 // rangeTotal reads the size after the slash of a Content-Range header.
@@ -385,20 +387,6 @@ func rangeTotal(cr string) (int64, bool) {
 		return total, true
 	}
 	return 0, false
-}
-
-// mappedReader gives read errors the storage kinds.
-type mappedReader struct {
-	r               io.Reader
-	container, name string
-}
-
-func (m *mappedReader) Read(p []byte) (int, error) {
-	n, err := m.r.Read(p)
-	if err != nil && err != io.EOF {
-		err = mapErr("Read", m.container, m.name, err, storage.ErrObjectNotFound)
-	}
-	return n, err
 }
 
 // errReplaced means the blob changed during a ranged download.

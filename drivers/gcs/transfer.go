@@ -236,7 +236,9 @@ func (d *Driver) DownloadObjectAsStream(ctx context.Context, o *storage.Object, 
 	if opts.Range == nil && !opts.SkipHashCheck {
 		r = transfer.NewVerifyingReader(r, n, transfer.Want{CRC32C: crcHex(rd.Attrs.CRC32C)})
 	}
-	return transfer.NewReader(ctx, &mappedReader{r: r, bucket: bucket, name: name}, body, n, opts.Progress), nil
+	return transfer.NewReader(ctx, transfer.MapReadErrors(r, func(err error) error {
+		return mapErr("Read", bucket, name, err, storage.ErrObjectNotFound)
+	}), body, n, opts.Progress), nil
 }
 
 // resuming reads rd, the bytes [start, end) of an object, and, if the
@@ -250,20 +252,6 @@ func (d *Driver) resuming(ctx context.Context, rd *gcs.Reader, bucket, name stri
 		}
 		return r, nil
 	})
-}
-
-// mappedReader gives read errors the storage kinds.
-type mappedReader struct {
-	r            io.Reader
-	bucket, name string
-}
-
-func (m *mappedReader) Read(p []byte) (int, error) {
-	n, err := m.r.Read(p)
-	if err != nil && err != io.EOF {
-		err = mapErr("Read", m.bucket, m.name, err, storage.ErrObjectNotFound)
-	}
-	return n, err
 }
 
 func crcHex(c uint32) string {

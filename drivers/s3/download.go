@@ -64,6 +64,9 @@ func (d *Driver) DownloadObjectAsStream(ctx context.Context, o *storage.Object, 
 		sum := md5FromETag(aws.ToString(out.ETag), string(out.ServerSideEncryption), aws.ToString(out.SSECustomerAlgorithm))
 		r = transfer.NewVerifyingReader(r, n, transfer.Want{MD5: sum})
 	}
+	r = transfer.MapReadErrors(r, func(err error) error {
+		return d.mapErr("Read", bucket, key, err, storage.ErrObjectNotFound)
+	})
 	return transfer.NewReader(ctx, r, body, n, opts.Progress), nil
 }
 

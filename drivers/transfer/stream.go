@@ -39,3 +39,22 @@ func (s *reader) Close() error {
 	}
 	return s.c.Close()
 }
+
+// MapReadErrors returns a reader of r whose errors, other than io.EOF, go
+// through mapErr first: a driver gives them the storage kinds.
+func MapReadErrors(r io.Reader, mapErr func(error) error) io.Reader {
+	return &mappedReader{r: r, mapErr: mapErr}
+}
+
+type mappedReader struct {
+	r      io.Reader
+	mapErr func(error) error
+}
+
+func (m *mappedReader) Read(p []byte) (int, error) {
+	n, err := m.r.Read(p)
+	if err != nil && err != io.EOF {
+		err = m.mapErr(err)
+	}
+	return n, err
+}
