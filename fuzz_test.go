@@ -3,6 +3,7 @@ package storage_test
 import (
 	"context"
 	"errors"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -11,14 +12,16 @@ import (
 )
 
 // FuzzOpenURL: any string gives a driver or an error, never a panic, and
-// an error never repeats a password given in the URL.
+// an error never repeats a password given in the URL. URLs of the local
+// driver are left out: they would make folders anywhere on the machine.
 func FuzzOpenURL(f *testing.F) {
 	for _, s := range []string{"mem://", "file:///tmp/x", "mem://?a=1&a=2", "::", "mem://u:p@h", "%", "file://?path=",
 		"s3://?region=x", "mem://?%zz", "file:///\x00", "MEM://", "mem:/"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, raw string) {
-		if strings.HasPrefix(raw, "file:") {
+		u, perr := url.Parse(raw)
+		if perr == nil && (u.Scheme == "file" || u.Scheme == "local") {
 			return // would make folders on this machine
 		}
 		d, err := storage.OpenURL(context.Background(), raw)
@@ -29,11 +32,9 @@ func FuzzOpenURL(f *testing.F) {
 			d.Close()
 			return
 		}
-		if strings.Contains(raw, "@") {
-			if u, _, ok := strings.Cut(raw, "@"); ok {
-				if i := strings.LastIndex(u, ":"); i >= 0 && len(u)-i > 4 && strings.Contains(err.Error(), u[i+1:]) {
-					t.Fatalf("error %q repeats the URL's password", err)
-				}
+		if perr == nil && u.User != nil {
+			if pw, ok := u.User.Password(); ok && len(pw) > 3 && strings.Contains(err.Error(), pw) {
+				t.Fatalf("error %q repeats the URL's password", err)
 			}
 		}
 	})
