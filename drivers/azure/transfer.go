@@ -389,9 +389,6 @@ func rangeTotal(cr string) (int64, bool) {
 	return 0, false
 }
 
-// errReplaced means the blob changed during a ranged download.
-var errReplaced = errors.New("blob replaced during the download")
-
 // DownloadObject writes a blob to a file: in one GET up to the part size,
 // else in ranges fetched concurrently and pinned to the ETag, the whole
 // checked against the Content-MD5.
@@ -411,24 +408,15 @@ func (d *Driver) DownloadObject(ctx context.Context, o *storage.Object, destPath
 	if _, err := d.properties(ctx, op, cont, name); err != nil {
 		return err
 	}
-	f, err := transfer.CreateFile(dest, opts.Overwrite)
-	if err != nil {
+	// A download pinned to one version starts again if the object is
+	// replaced meanwhile.
+	err = transfer.DownloadFile(dest, opts.Overwrite, func(f *transfer.File) error {
+		return d.downloadTo(ctx, f, cont, name, opts)
+	})
+	if err != nil && !isStorageError(err) {
 		return opError(op, cont, name, nil, err)
 	}
-	defer f.Close()
-	for attempt := 1; ; attempt++ {
-		err := d.downloadTo(ctx, f, cont, name, opts)
-		if err == nil {
-			break
-		}
-		if attempt == 3 || !errors.Is(err, errReplaced) {
-			return err
-		}
-	}
-	if err := f.Commit(); err != nil {
-		return opError(op, cont, name, nil, err)
-	}
-	return nil
+	return err
 }
 
 func (d *Driver) downloadTo(ctx context.Context, f *transfer.File, cont, name string, opts *storage.DownloadOptions) error {
@@ -476,7 +464,7 @@ func (d *Driver) downloadTo(ctx context.Context, f *transfer.File, cont, name st
 		})
 		if err != nil {
 			if bloberror.HasCode(err, bloberror.ConditionNotMet) {
-				return 0, fmt.Errorf("%w: %w", errReplaced, redact(err))
+				return 0, fmt.Errorf("%w: %w", transfer.ErrReplaced, redact(err))
 			}
 			return 0, err
 		}
@@ -489,4 +477,11 @@ func (d *Driver) downloadTo(ctx context.Context, f *transfer.File, cont, name st
 		Fetch: fetch, Want: want, Progress: progress,
 	}.Run(ctx, f)
 	return mapErr(op, cont, name, err, storage.ErrObjectNotFound)
+}
+
+// isStorageError reports whether err is already a storage error of a
+// driver, which needs no wrapping.
+func isStorageError(err error) bool {
+	var se *storage.Error
+	return errors.As(err, &se)
 }

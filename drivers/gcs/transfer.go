@@ -260,9 +260,6 @@ func crcHex(c uint32) string {
 	return hex.EncodeToString(b[:])
 }
 
-// errReplaced means the object changed during a ranged download.
-var errReplaced = errors.New("object replaced during the download")
-
 // DownloadObject writes an object to a file: in one read up to the part
 // size, else in ranges fetched concurrently, pinned to the generation read
 // first, the whole checked against the stored CRC32C.
@@ -282,24 +279,15 @@ func (d *Driver) DownloadObject(ctx context.Context, o *storage.Object, destPath
 	if _, err := d.attrs(ctx, op, bucket, name); err != nil {
 		return err
 	}
-	f, err := transfer.CreateFile(dest, opts.Overwrite)
-	if err != nil {
+	// A download pinned to one version starts again if the object is
+	// replaced meanwhile.
+	err = transfer.DownloadFile(dest, opts.Overwrite, func(f *transfer.File) error {
+		return d.downloadTo(ctx, f, bucket, name, opts)
+	})
+	if err != nil && !isStorageError(err) {
 		return opError(op, bucket, name, nil, err)
 	}
-	defer f.Close()
-	for attempt := 1; ; attempt++ {
-		err := d.downloadTo(ctx, f, bucket, name, opts)
-		if err == nil {
-			break
-		}
-		if attempt == 3 || !errors.Is(err, errReplaced) {
-			return err
-		}
-	}
-	if err := f.Commit(); err != nil {
-		return opError(op, bucket, name, nil, err)
-	}
-	return nil
+	return err
 }
 
 func (d *Driver) downloadTo(ctx context.Context, f *transfer.File, bucket, name string, opts *storage.DownloadOptions) error {
@@ -341,7 +329,7 @@ func (d *Driver) downloadTo(ctx context.Context, f *transfer.File, bucket, name 
 		rd, err := obj.NewRangeReader(ctx, off, n)
 		if err != nil {
 			if errors.Is(err, gcs.ErrObjectNotExist) {
-				return 0, fmt.Errorf("%w: %w", errReplaced, err)
+				return 0, fmt.Errorf("%w: %w", transfer.ErrReplaced, err)
 			}
 			return 0, err
 		}
@@ -353,4 +341,11 @@ func (d *Driver) downloadTo(ctx context.Context, f *transfer.File, bucket, name 
 		Fetch: fetch, Want: want, Progress: progress,
 	}.Run(ctx, f)
 	return mapErr(op, bucket, name, err, storage.ErrObjectNotFound)
+}
+
+// isStorageError reports whether err is already a storage error of a
+// driver, which needs no wrapping.
+func isStorageError(err error) bool {
+	var se *storage.Error
+	return errors.As(err, &se)
 }

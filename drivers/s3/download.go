@@ -104,30 +104,16 @@ func (d *Driver) DownloadObject(ctx context.Context, o *storage.Object, destPath
 	if err != nil {
 		return d.opError(op, bucket, key, nil, err)
 	}
-	f, err := transfer.CreateFile(dest, opts.Overwrite)
-	if err != nil {
+	// A download pinned to one version starts again if the object is
+	// replaced meanwhile.
+	err = transfer.DownloadFile(dest, opts.Overwrite, func(f *transfer.File) error {
+		return d.downloadTo(ctx, f, bucket, key, opts)
+	})
+	if err != nil && !isStorageError(err) {
 		return d.opError(op, bucket, key, nil, err)
 	}
-	defer f.Close()
-	// A ranged download pinned to an ETag fails when the object is
-	// replaced meanwhile; it then starts again on the new version.
-	for attempt := 1; ; attempt++ {
-		err := d.downloadTo(ctx, f, bucket, key, opts)
-		if err == nil {
-			break
-		}
-		if attempt == 3 || !errors.Is(err, errReplaced) {
-			return err
-		}
-	}
-	if err := f.Commit(); err != nil {
-		return d.opError(op, bucket, key, nil, err)
-	}
-	return nil
+	return err
 }
-
-// errReplaced means the object changed during a ranged download.
-var errReplaced = errors.New("object replaced during the download")
 
 // downloadTo fills f with the object: in one GET up to the part size, else
 // in concurrent ranges pinned to the ETag a HEAD gives.
@@ -176,7 +162,7 @@ func (d *Driver) downloadTo(ctx context.Context, f *transfer.File, bucket, key s
 		})
 		if err != nil {
 			if code(err) == "PreconditionFailed" {
-				return 0, fmt.Errorf("%w: %w", errReplaced, err)
+				return 0, fmt.Errorf("%w: %w", transfer.ErrReplaced, err)
 			}
 			return 0, err
 		}
@@ -293,4 +279,11 @@ func (d *Driver) partsDiffer(ctx context.Context, bucket, key, etag string, part
 		}
 	}
 	return d.opError("DownloadObject", bucket, key, storage.ErrHashMismatch, mismatch)
+}
+
+// isStorageError reports whether err is already a storage error of a
+// driver, which needs no wrapping.
+func isStorageError(err error) bool {
+	var se *storage.Error
+	return errors.As(err, &se)
 }

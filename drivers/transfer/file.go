@@ -224,3 +224,29 @@ func SyncDir(dir string) error {
 	}
 	return nil
 }
+
+// ErrReplaced is what a download pinned to one version of an object (an
+// ETag, a generation) fails with when the object is replaced meanwhile;
+// DownloadFile then starts it again on the new version.
+var ErrReplaced = errors.New("object replaced during the download")
+
+// DownloadFile downloads into dest: fill writes the whole content into a
+// File, which is committed only once fill succeeds. A fill that fails with
+// ErrReplaced is run again on the same file, three times at most.
+func DownloadFile(dest string, overwrite bool, fill func(f *File) error) error {
+	f, err := CreateFile(dest, overwrite)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	for attempt := 1; ; attempt++ {
+		err := fill(f)
+		if err == nil {
+			break
+		}
+		if attempt == 3 || !errors.Is(err, ErrReplaced) {
+			return err
+		}
+	}
+	return f.Commit()
+}
