@@ -59,6 +59,9 @@ type Driver struct {
 // it returns belong to the wrapper, so calls through them are observed
 // too. It keeps d's capabilities.
 func Wrap(d storage.Driver, opts Options) *Driver {
+	if d == nil {
+		d = missing{}
+	}
 	return &Driver{inner: d, opts: opts}
 }
 

@@ -93,3 +93,13 @@ func TestLogRecords(t *testing.T) {
 	_, err = storage.Sign(ctx, o, "GET", 60e9)
 	assert.True(t, errors.Is(err, storage.ErrNotSupported))
 }
+
+func TestWrapNil(t *testing.T) {
+	ctx := context.Background()
+	d := observe.Wrap(nil, observe.Options{})
+	_, err := d.GetContainer(ctx, "x")
+	assert.ErrorIs(t, err, storage.ErrInvalidArgument)
+	_, err = d.ListContainers(ctx).Collect()
+	assert.ErrorIs(t, err, storage.ErrInvalidArgument)
+	assert.NoError(t, d.Close())
+}
