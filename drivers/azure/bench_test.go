@@ -64,7 +64,7 @@ func BenchmarkTransfer256MiB(b *testing.B) {
 			return err
 		}},
 		{Name: "stowage-upload", Run: func() error {
-			_, err := c.UploadObject(ctx, src, "big", nil)
+			_, err := c.UploadObject(ctx, src, "ours", nil)
 			return err
 		}},
 		{Name: "sdk-DownloadFile", Run: func() error {
@@ -90,7 +90,7 @@ func BenchmarkTransfer256MiB(b *testing.B) {
 			return err
 		}},
 		{Name: "stowage-upload-SkipHashCheck", Run: func() error {
-			_, err := c.UploadObject(ctx, src, "big", &storage.UploadOptions{SkipHashCheck: true})
+			_, err := c.UploadObject(ctx, src, "ours", &storage.UploadOptions{SkipHashCheck: true})
 			return err
 		}},
 	})

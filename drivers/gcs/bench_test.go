@@ -68,7 +68,7 @@ func BenchmarkTransfer256MiB(b *testing.B) {
 			return w.Close()
 		}},
 		{Name: "stowage-upload", Run: func() error {
-			_, err := c.UploadObject(ctx, src, "big", nil)
+			_, err := c.UploadObject(ctx, src, "ours", nil)
 			return err
 		}},
 		{Name: "sdk-download", Run: func() error {

@@ -62,7 +62,7 @@ func BenchmarkTransfer256MiB(b *testing.B) {
 			return err
 		}},
 		{Name: "stowage-upload", Run: func() error {
-			_, err := c.UploadObject(ctx, src, "big", nil)
+			_, err := c.UploadObject(ctx, src, "ours", nil)
 			return err
 		}},
 		{Name: "tm-download", Run: func() error {
