@@ -405,18 +405,18 @@ func (d *Driver) DownloadObject(ctx context.Context, o *storage.Object, destPath
 	if err != nil {
 		return opError(op, cont, name, nil, err)
 	}
-	if _, err := d.properties(ctx, op, cont, name); err != nil {
-		return err
+	if err := checkContainerName(cont); err != nil {
+		return opError(op, cont, name, err, nil)
+	}
+	if err := checkBlobName(name); err != nil {
+		return opError(op, cont, name, err, nil)
 	}
 	// A download pinned to one version starts again if the object is
 	// replaced meanwhile.
 	err = transfer.DownloadFile(dest, opts.Overwrite, func(f *transfer.File) error {
 		return d.downloadTo(ctx, f, cont, name, opts)
 	})
-	if err != nil && !isStorageError(err) {
-		return opError(op, cont, name, nil, err)
-	}
-	return err
+	return mapErr(op, cont, name, err, nil)
 }
 
 func (d *Driver) downloadTo(ctx context.Context, f *transfer.File, cont, name string, opts *storage.DownloadOptions) error {
@@ -477,11 +477,4 @@ func (d *Driver) downloadTo(ctx context.Context, f *transfer.File, cont, name st
 		Fetch: fetch, Want: want, Progress: progress,
 	}.Run(ctx, f)
 	return mapErr(op, cont, name, err, storage.ErrObjectNotFound)
-}
-
-// isStorageError reports whether err is already a storage error of a
-// driver, which needs no wrapping.
-func isStorageError(err error) bool {
-	var se *storage.Error
-	return errors.As(err, &se)
 }

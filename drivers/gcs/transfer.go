@@ -276,18 +276,18 @@ func (d *Driver) DownloadObject(ctx context.Context, o *storage.Object, destPath
 	if err != nil {
 		return opError(op, bucket, name, nil, err)
 	}
-	if _, err := d.attrs(ctx, op, bucket, name); err != nil {
-		return err
+	if err := checkBucketName(bucket); err != nil {
+		return opError(op, bucket, name, err, nil)
+	}
+	if err := checkObjectName(name); err != nil {
+		return opError(op, bucket, name, err, nil)
 	}
 	// A download pinned to one version starts again if the object is
 	// replaced meanwhile.
 	err = transfer.DownloadFile(dest, opts.Overwrite, func(f *transfer.File) error {
 		return d.downloadTo(ctx, f, bucket, name, opts)
 	})
-	if err != nil && !isStorageError(err) {
-		return opError(op, bucket, name, nil, err)
-	}
-	return err
+	return mapErr(op, bucket, name, err, nil)
 }
 
 func (d *Driver) downloadTo(ctx context.Context, f *transfer.File, bucket, name string, opts *storage.DownloadOptions) error {
@@ -341,11 +341,4 @@ func (d *Driver) downloadTo(ctx context.Context, f *transfer.File, bucket, name 
 		Fetch: fetch, Want: want, Progress: progress,
 	}.Run(ctx, f)
 	return mapErr(op, bucket, name, err, storage.ErrObjectNotFound)
-}
-
-// isStorageError reports whether err is already a storage error of a
-// driver, which needs no wrapping.
-func isStorageError(err error) bool {
-	var se *storage.Error
-	return errors.As(err, &se)
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/md5"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
 	"strconv"
@@ -109,10 +108,7 @@ func (d *Driver) DownloadObject(ctx context.Context, o *storage.Object, destPath
 	err = transfer.DownloadFile(dest, opts.Overwrite, func(f *transfer.File) error {
 		return d.downloadTo(ctx, f, bucket, key, opts)
 	})
-	if err != nil && !isStorageError(err) {
-		return d.opError(op, bucket, key, nil, err)
-	}
-	return err
+	return d.mapErr(op, bucket, key, err, nil)
 }
 
 // downloadTo fills f with the object: in one GET up to the part size, else
@@ -279,11 +275,4 @@ func (d *Driver) partsDiffer(ctx context.Context, bucket, key, etag string, part
 		}
 	}
 	return d.opError("DownloadObject", bucket, key, storage.ErrHashMismatch, mismatch)
-}
-
-// isStorageError reports whether err is already a storage error of a
-// driver, which needs no wrapping.
-func isStorageError(err error) bool {
-	var se *storage.Error
-	return errors.As(err, &se)
 }
