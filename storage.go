@@ -58,6 +58,7 @@ import (
 	"maps"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 )
@@ -303,6 +304,31 @@ func (c Config) Check(known ...string) error {
 	slices.Sort(unknown)
 	return fmt.Errorf("%w: unknown setting %s (known: %s)", ErrInvalidArgument,
 		strings.Join(unknown, ", "), strings.Join(known, ", "))
+}
+
+// Int64 stores the whole-number setting key in *dst; an absent setting
+// leaves *dst as it is, a malformed one gives ErrInvalidArgument.
+func (c Config) Int64(key string, dst *int64) error {
+	v, ok := c[key]
+	if !ok || v == "" {
+		return nil
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil {
+		return fmt.Errorf("%w: setting %s=%q is not a whole number", ErrInvalidArgument, key, v)
+	}
+	*dst = n
+	return nil
+}
+
+// Int is Int64 for an int.
+func (c Config) Int(key string, dst *int) error {
+	n := int64(*dst)
+	if err := c.Int64(key, &n); err != nil {
+		return err
+	}
+	*dst = int(n)
+	return nil
 }
 
 // Factory opens a driver from its settings.

@@ -183,3 +183,19 @@ func Example() {
 	// 2026/cat.jpg 10 image/jpeg
 	// true
 }
+
+func TestConfigNumbers(t *testing.T) {
+	cfg := storage.Config{"size": "1048576", "n": "4", "bad": "4k"}
+	var size int64 = 7
+	n := 2
+	require.NoError(t, cfg.Int64("size", &size))
+	require.NoError(t, cfg.Int("n", &n))
+	assert.Equal(t, int64(1<<20), size)
+	assert.Equal(t, 4, n)
+	missing := 9
+	require.NoError(t, cfg.Int("absent", &missing))
+	assert.Equal(t, 9, missing, "an absent setting leaves the default")
+	err := cfg.Int("bad", &n)
+	assert.ErrorIs(t, err, storage.ErrInvalidArgument)
+	assert.Contains(t, err.Error(), "bad")
+}

@@ -68,7 +68,6 @@ import (
 	"net/http"
 	"os"
 	"regexp"
-	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -217,21 +216,9 @@ func init() {
 		}
 		opts := Options{AccountName: cfg["account"], AccountKey: cfg["account_key"], SASToken: cfg["sas_token"],
 			ConnectionString: cfg["connection_string"], ServiceURL: cfg["service_url"]}
-		for key, dst := range map[string]*int64{"block_size": &opts.BlockSize, "part_size": &opts.PartSize} {
-			if v := cfg[key]; v != "" {
-				n, err := strconv.ParseInt(v, 10, 64)
-				if err != nil {
-					return nil, fmt.Errorf("%w: azure: %s %q", storage.ErrInvalidArgument, key, v)
-				}
-				*dst = n
-			}
-		}
-		if v := cfg["concurrency"]; v != "" {
-			n, err := strconv.Atoi(v)
-			if err != nil {
-				return nil, fmt.Errorf("%w: azure: concurrency %q", storage.ErrInvalidArgument, v)
-			}
-			opts.Concurrency = n
+		if err := errors.Join(cfg.Int64("block_size", &opts.BlockSize), cfg.Int64("part_size", &opts.PartSize),
+			cfg.Int("concurrency", &opts.Concurrency)); err != nil {
+			return nil, fmt.Errorf("azure: %w", err)
 		}
 		d, err := New(ctx, opts)
 		if err != nil {

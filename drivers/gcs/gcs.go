@@ -56,7 +56,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -170,21 +169,9 @@ func init() {
 			return nil, fmt.Errorf("gcs: %w", err)
 		}
 		opts := Options{ProjectID: cfg["project"], CredentialsFile: cfg["credentials_file"], Endpoint: cfg["endpoint"]}
-		for key, dst := range map[string]*int{"chunk_size": &opts.ChunkSize, "concurrency": &opts.Concurrency} {
-			if v := cfg[key]; v != "" {
-				n, err := strconv.Atoi(v)
-				if err != nil {
-					return nil, fmt.Errorf("%w: gcs: %s %q", storage.ErrInvalidArgument, key, v)
-				}
-				*dst = n
-			}
-		}
-		if v := cfg["part_size"]; v != "" {
-			n, err := strconv.ParseInt(v, 10, 64)
-			if err != nil {
-				return nil, fmt.Errorf("%w: gcs: part_size %q", storage.ErrInvalidArgument, v)
-			}
-			opts.PartSize = n
+		if err := errors.Join(cfg.Int("chunk_size", &opts.ChunkSize), cfg.Int("concurrency", &opts.Concurrency),
+			cfg.Int64("part_size", &opts.PartSize)); err != nil {
+			return nil, fmt.Errorf("gcs: %w", err)
 		}
 		d, err := New(ctx, opts)
 		if err != nil {

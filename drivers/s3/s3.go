@@ -68,6 +68,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -329,17 +330,8 @@ func openConfig(ctx context.Context, name string, cfg storage.Config, p preset) 
 		}
 		opts.PathStyle = &b
 	}
-	for key, dst := range map[string]*int64{"part_size": &opts.PartSize} {
-		if v := cfg[key]; v != "" {
-			if *dst, err = strconv.ParseInt(v, 10, 64); err != nil {
-				return nil, fmt.Errorf("%w: %s: %s %q", storage.ErrInvalidArgument, name, key, v)
-			}
-		}
-	}
-	if v := cfg["concurrency"]; v != "" {
-		if opts.Concurrency, err = strconv.Atoi(v); err != nil {
-			return nil, fmt.Errorf("%w: %s: concurrency %q", storage.ErrInvalidArgument, name, v)
-		}
+	if err := errors.Join(cfg.Int64("part_size", &opts.PartSize), cfg.Int("concurrency", &opts.Concurrency)); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	d, err := newDriver(ctx, name, opts)
 	if err != nil {
