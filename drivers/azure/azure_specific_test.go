@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	mrand "math/rand/v2"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -24,27 +23,12 @@ import (
 
 	"github.com/stowage/storage"
 	"github.com/stowage/storage/drivers/azure"
+	"github.com/stowage/storage/internal/testkit"
 	"github.com/stowage/storage/internal/testserver"
 )
 
-func md5hex(b []byte) string {
-	s := md5.Sum(b)
-	return hex.EncodeToString(s[:])
-}
-
 func newContainer(t *testing.T, d *azure.Driver) *storage.Container {
-	t.Helper()
-	ctx := context.Background()
-	c, err := d.CreateContainer(ctx, fmt.Sprintf("stowage-az-%08x", mrand.Uint32()))
-	require.NoError(t, err)
-	t.Cleanup(func() {
-		objs, _ := c.ListObjects(ctx, nil).Collect()
-		for _, o := range objs {
-			_ = o.Delete(ctx)
-		}
-		_ = c.Delete(ctx)
-	})
-	return c
+	return testkit.NewContainer(t, d, "stowage-az")
 }
 
 // stream yields n pseudo-random bytes of a size nobody knows in advance,
@@ -100,7 +84,7 @@ func TestBlocksFromStreamOfUnknownSize(t *testing.T) {
 	require.NoError(t, got.Download(ctx, dest, nil))
 	b, err := os.ReadFile(dest)
 	require.NoError(t, err)
-	assert.Equal(t, want, md5hex(b))
+	assert.Equal(t, want, testkit.MD5Hex(b))
 }
 
 // cancelling cancels its context once n bytes were read.
@@ -134,7 +118,7 @@ func TestCancelledUploadCommitsNothing(t *testing.T) {
 
 	// A wrong MD5 given in advance commits nothing either, small or large.
 	for _, size := range []int64{1000, 9 << 20} {
-		_, err := c.UploadObjectViaStream(context.Background(), newStream(size), "wrong", &storage.UploadOptions{MD5: md5hex([]byte("x"))})
+		_, err := c.UploadObjectViaStream(context.Background(), newStream(size), "wrong", &storage.UploadOptions{MD5: testkit.MD5Hex([]byte("x"))})
 		assert.ErrorIs(t, err, storage.ErrHashMismatch, "size %d", size)
 		_, err = c.GetObject(context.Background(), "wrong")
 		assert.ErrorIs(t, err, storage.ErrObjectNotFound, "size %d", size)
@@ -181,7 +165,7 @@ func TestRangedDownloadChecksMD5(t *testing.T) {
 	require.NoError(t, o.Download(ctx, filepath.Join(dir, "ok"), nil))
 	b, err := os.ReadFile(filepath.Join(dir, "ok"))
 	require.NoError(t, err)
-	assert.Equal(t, md5hex(data), md5hex(b))
+	assert.Equal(t, testkit.MD5Hex(data), testkit.MD5Hex(b))
 
 	// Corrupt the blob at rest, where Azurite keeps it: the download and
 	// the stream must both notice, and the download leave nothing.

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
-	mrand "math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -22,26 +21,11 @@ import (
 
 	"github.com/stowage/storage"
 	"github.com/stowage/storage/drivers/gcs"
+	"github.com/stowage/storage/internal/testkit"
 )
 
-func md5hex(b []byte) string {
-	s := md5.Sum(b)
-	return hex.EncodeToString(s[:])
-}
-
 func newBucket(t *testing.T, d *gcs.Driver) *storage.Container {
-	t.Helper()
-	ctx := context.Background()
-	c, err := d.CreateContainer(ctx, fmt.Sprintf("stowage-gcs-%08x", mrand.Uint32()))
-	require.NoError(t, err)
-	t.Cleanup(func() {
-		objs, _ := c.ListObjects(ctx, nil).Collect()
-		for _, o := range objs {
-			_ = o.Delete(ctx)
-		}
-		_ = c.Delete(ctx)
-	})
-	return c
+	return testkit.NewContainer(t, d, "stowage-gcs")
 }
 
 // stream yields n pseudo-random bytes of a size nobody knows in advance,
@@ -95,7 +79,7 @@ func TestResumableStreamOfUnknownSize(t *testing.T) {
 	require.NoError(t, got.Download(ctx, dest, nil))
 	b, err := os.ReadFile(dest)
 	require.NoError(t, err)
-	assert.Equal(t, want, md5hex(b))
+	assert.Equal(t, want, testkit.MD5Hex(b))
 }
 
 // cancelling cancels its context once n bytes were read.
@@ -127,7 +111,7 @@ func TestCancelledUploadLeavesNothing(t *testing.T) {
 	}
 	// A wrong MD5 given in advance stores nothing, small or large.
 	for _, size := range []int64{1000, 9 << 20} {
-		_, err := c.UploadObjectViaStream(context.Background(), newStream(size), "wrong", &storage.UploadOptions{MD5: md5hex([]byte("x"))})
+		_, err := c.UploadObjectViaStream(context.Background(), newStream(size), "wrong", &storage.UploadOptions{MD5: testkit.MD5Hex([]byte("x"))})
 		assert.ErrorIs(t, err, storage.ErrHashMismatch, "size %d", size)
 		_, err = c.GetObject(context.Background(), "wrong")
 		assert.ErrorIs(t, err, storage.ErrObjectNotFound, "size %d", size)
@@ -146,7 +130,7 @@ func TestRangedDownloadChecksCRC32C(t *testing.T) {
 	require.NoError(t, o.Download(ctx, filepath.Join(dir, "ok"), nil))
 	b, err := os.ReadFile(filepath.Join(dir, "ok"))
 	require.NoError(t, err)
-	assert.Equal(t, md5hex(data), md5hex(b))
+	assert.Equal(t, testkit.MD5Hex(data), testkit.MD5Hex(b))
 
 	// The check itself: a range download compares the file with the
 	// CRC32C the object's attributes give.
@@ -157,7 +141,7 @@ func TestRangedDownloadChecksCRC32C(t *testing.T) {
 	b, err = io.ReadAll(r)
 	r.Close()
 	require.NoError(t, err)
-	assert.Equal(t, md5hex(data), md5hex(b))
+	assert.Equal(t, testkit.MD5Hex(data), testkit.MD5Hex(b))
 }
 
 func TestMetadataContentTypeACL(t *testing.T) {

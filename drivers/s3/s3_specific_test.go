@@ -3,12 +3,9 @@ package s3_test
 import (
 	"bytes"
 	"context"
-	"crypto/md5"
 	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"io"
-	mrand "math/rand/v2"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -29,24 +26,8 @@ import (
 	"github.com/stowage/storage/internal/testserver"
 )
 
-func md5hex(b []byte) string {
-	s := md5.Sum(b)
-	return hex.EncodeToString(s[:])
-}
-
 func newBucket(t *testing.T, d *s3.Driver) *storage.Container {
-	t.Helper()
-	ctx := context.Background()
-	c, err := d.CreateContainer(ctx, fmt.Sprintf("stowage-s3-%08x", mrand.Uint32()))
-	require.NoError(t, err)
-	t.Cleanup(func() {
-		objs, _ := c.ListObjects(ctx, nil).Collect()
-		for _, o := range objs {
-			_ = o.Delete(ctx)
-		}
-		_ = c.Delete(ctx)
-	})
-	return c
+	return testkit.NewContainer(t, d, "stowage-s3")
 }
 
 // noUploadsLeft asserts that no multipart upload is in progress in c.
@@ -81,7 +62,7 @@ func TestMultipartStreamOfUnknownSize(t *testing.T) {
 	require.NoError(t, got.Download(ctx, dest, nil))
 	b, err := os.ReadFile(dest)
 	require.NoError(t, err)
-	assert.Equal(t, src.MD5(), md5hex(b))
+	assert.Equal(t, src.MD5(), testkit.MD5Hex(b))
 }
 
 func TestMultipartFromFile(t *testing.T) {
@@ -92,16 +73,16 @@ func TestMultipartFromFile(t *testing.T) {
 	_, _ = rand.Read(data)
 	path := filepath.Join(t.TempDir(), "src")
 	require.NoError(t, os.WriteFile(path, data, 0o600))
-	o, err := c.UploadObject(ctx, path, "file.bin", &storage.UploadOptions{MD5: md5hex(data)})
+	o, err := c.UploadObject(ctx, path, "file.bin", &storage.UploadOptions{MD5: testkit.MD5Hex(data)})
 	require.NoError(t, err)
 	assert.True(t, strings.HasSuffix(strings.Trim(o.ETag, `"`), "-5"), o.ETag)
 
 	// A wrong MD5 given in advance aborts the upload: nothing stored.
-	_, err = c.UploadObject(ctx, path, "wrong.bin", &storage.UploadOptions{MD5: md5hex([]byte("x"))})
+	_, err = c.UploadObject(ctx, path, "wrong.bin", &storage.UploadOptions{MD5: testkit.MD5Hex([]byte("x"))})
 	assert.ErrorIs(t, err, storage.ErrHashMismatch)
 	_, err = c.GetObject(ctx, "wrong.bin")
 	assert.ErrorIs(t, err, storage.ErrObjectNotFound)
-	_, err = c.UploadObjectViaStream(ctx, bytes.NewReader(data), "wrong.bin", &storage.UploadOptions{MD5: md5hex([]byte("x"))})
+	_, err = c.UploadObjectViaStream(ctx, bytes.NewReader(data), "wrong.bin", &storage.UploadOptions{MD5: testkit.MD5Hex([]byte("x"))})
 	assert.ErrorIs(t, err, storage.ErrHashMismatch)
 	_, err = c.GetObject(ctx, "wrong.bin")
 	assert.ErrorIs(t, err, storage.ErrObjectNotFound)
@@ -134,7 +115,7 @@ func TestRangedDownloadChecksMD5(t *testing.T) {
 	require.NoError(t, err)
 	o, err := c.GetObject(ctx, "single")
 	require.NoError(t, err)
-	assert.Equal(t, md5hex(data), o.Hash)
+	assert.Equal(t, testkit.MD5Hex(data), o.Hash)
 
 	dir := t.TempDir()
 	var mu sync.Mutex
@@ -144,7 +125,7 @@ func TestRangedDownloadChecksMD5(t *testing.T) {
 	}))
 	b, err := os.ReadFile(filepath.Join(dir, "ok"))
 	require.NoError(t, err)
-	assert.Equal(t, md5hex(data), md5hex(b))
+	assert.Equal(t, testkit.MD5Hex(data), testkit.MD5Hex(b))
 	assert.Equal(t, int64(len(data)), last)
 
 	// Flip a byte where the server keeps it: the download must notice and
@@ -231,7 +212,7 @@ func TestOverTLS(t *testing.T) {
 		b, err := io.ReadAll(r)
 		r.Close()
 		require.NoError(t, err)
-		assert.Equal(t, src.MD5(), md5hex(b))
+		assert.Equal(t, src.MD5(), testkit.MD5Hex(b))
 	}
 	// Without the CA the server's certificate is refused.
 	bare, err := s3.New(ctx, s3.Options{Endpoint: srv.Endpoint, Region: srv.Region, AccessKeyID: srv.AccessKey, SecretAccessKey: srv.SecretKey})
@@ -340,7 +321,7 @@ func TestMultipartDownloadChecksETag(t *testing.T) {
 	require.NoError(t, o.Download(ctx, filepath.Join(dir, "ok"), nil))
 	b, err := os.ReadFile(filepath.Join(dir, "ok"))
 	require.NoError(t, err)
-	assert.Equal(t, md5hex(data), md5hex(b))
+	assert.Equal(t, testkit.MD5Hex(data), testkit.MD5Hex(b))
 
 	f, err := os.OpenFile(filepath.Join(srv.Dir, c.Name, "foreign"), os.O_WRONLY, 0)
 	require.NoError(t, err)

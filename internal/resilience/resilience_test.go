@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	mrand "math/rand/v2"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -79,17 +78,7 @@ func patternMD5(n, seed uint64) string {
 }
 
 func newContainer(t *testing.T, d storage.Driver) *storage.Container {
-	ctx := context.Background()
-	c, err := d.CreateContainer(ctx, fmt.Sprintf("stowage-res-%08x", mrand.Uint32()))
-	require.NoError(t, err)
-	t.Cleanup(func() {
-		objs, _ := c.ListObjects(ctx, nil).Collect()
-		for _, o := range objs {
-			_ = o.Delete(ctx)
-		}
-		_ = c.Delete(ctx)
-	})
-	return c
+	return testkit.NewContainer(t, d, "stowage-res")
 }
 
 // A 256 MiB download through a proxy that resets the connection every

@@ -8,14 +8,18 @@ import (
 	"crypto/md5"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"hash"
 	"io"
+	mrand "math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/stowage/storage"
 )
 
 // Variant is one way of doing the work a benchmark measures.
@@ -149,4 +153,29 @@ func (c *Cancelling) Read(p []byte) (int, error) {
 	n, err := c.R.Read(p)
 	c.N -= int64(n)
 	return n, err
+}
+
+// MD5Hex returns the lowercase hex MD5 of b.
+func MD5Hex(b []byte) string {
+	s := md5.Sum(b)
+	return hex.EncodeToString(s[:])
+}
+
+// NewContainer creates a container named prefix and a random suffix on d,
+// emptied and deleted when the test ends.
+func NewContainer(t *testing.T, d storage.Driver, prefix string) *storage.Container {
+	t.Helper()
+	ctx := context.Background()
+	c, err := d.CreateContainer(ctx, fmt.Sprintf("%s-%08x", prefix, mrand.Uint32()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		objs, _ := c.ListObjects(ctx, nil).Collect()
+		for _, o := range objs {
+			_ = o.Delete(ctx)
+		}
+		_ = c.Delete(ctx)
+	})
+	return c
 }
