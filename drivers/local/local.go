@@ -140,7 +140,7 @@ func (d *Driver) removeAbandoned(age time.Duration) {
 		return
 	}
 	for _, e := range entries {
-		if !strings.HasSuffix(e.Name(), tempSuffix) {
+		if !transfer.IsTemp(e.Name()) {
 			continue
 		}
 		name := path.Join(tmpDir, e.Name())
@@ -405,6 +405,3 @@ func (d *Driver) removeEmptyParents(container, name string) {
 		}
 	}
 }
-
-// tempSuffix ends the names of temporary files under tmpDir.
-const tempSuffix = ".stowage-tmp"

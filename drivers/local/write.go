@@ -2,8 +2,6 @@ package local
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -226,9 +224,7 @@ func (d *Driver) write(ctx context.Context, op string, c *storage.Container, nam
 // that removeAbandoned leaves it alone while it is in use.
 func (d *Driver) createTemp() (*os.File, string, error) {
 	for range 100 {
-		var b [8]byte
-		_, _ = rand.Read(b[:])
-		name := tmpDir + "/" + hex.EncodeToString(b[:]) + tempSuffix
+		name := tmpDir + "/" + transfer.TempName("w")
 		f, err := d.root.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o666)
 		if errors.Is(err, fs.ErrExist) {
 			continue

@@ -81,9 +81,7 @@ func CreateFile(dest string, overwrite bool) (*File, error) {
 // finished file gets the permissions os.Create would give under the umask.
 func createTemp(dir, prefix string) (*os.File, error) {
 	for range 100 {
-		var b [8]byte
-		_, _ = rand.Read(b[:])
-		name := filepath.Join(dir, prefix+"."+hex.EncodeToString(b[:])+tempSuffix)
+		name := filepath.Join(dir, TempName(prefix))
 		f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o666)
 		if errors.Is(err, fs.ErrExist) {
 			continue
@@ -91,6 +89,14 @@ func createTemp(dir, prefix string) (*os.File, error) {
 		return f, err
 	}
 	return nil, fmt.Errorf("transfer: no free temporary file name in %q", dir)
+}
+
+// TempName returns a new random file name starting with prefix, that
+// IsTemp recognises.
+func TempName(prefix string) string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return prefix + "." + hex.EncodeToString(b[:]) + tempSuffix
 }
 
 // IsTemp reports whether name (a file's base name) is one of the temporary
