@@ -170,19 +170,7 @@ func BenchmarkList10k(b *testing.B) {
 			}
 			return nil
 		}},
-		{Name: "stowage", Run: func() error {
-			n := 0
-			for _, err := range c.ListObjects(ctx, &storage.ListOptions{PageSize: 1000}).All() {
-				if err != nil {
-					return err
-				}
-				n++
-			}
-			if n != 10_000 {
-				return fmt.Errorf("listed %d", n)
-			}
-			return nil
-		}},
+		{Name: "stowage", Run: func() error { return testkit.ListAll(ctx, c, 10_000) }},
 	})
 }
 

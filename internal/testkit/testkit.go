@@ -179,3 +179,19 @@ func NewContainer(t *testing.T, d storage.Driver, prefix string) *storage.Contai
 	})
 	return c
 }
+
+// ListAll is the Stowage side of the listing benchmarks: it lists c in
+// pages of 1,000 and checks that it saw want objects.
+func ListAll(ctx context.Context, c *storage.Container, want int) error {
+	n := 0
+	for _, err := range c.ListObjects(ctx, &storage.ListOptions{PageSize: 1000}).All() {
+		if err != nil {
+			return err
+		}
+		n++
+	}
+	if n != want {
+		return fmt.Errorf("listed %d of %d", n, want)
+	}
+	return nil
+}
