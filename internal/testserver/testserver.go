@@ -10,6 +10,7 @@
 package testserver
 
 import (
+	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -25,6 +26,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -253,3 +256,50 @@ func selfSigned(certFile, keyFile string) ([]byte, error) {
 	}
 	return certPEM, nil
 }
+
+// Server is a server started by a program rather than a test, such as the
+// comparison benchmark; the program stops it.
+type Server struct{ p *process }
+
+// Stop stops the server and removes its data.
+func (s *Server) Stop() { s.p.stop() }
+
+// CPUTime returns the user and system CPU time the server has used so
+// far, read from /proc (zero where there is none).
+func (s *Server) CPUTime() time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", s.p.cmd.Process.Pid))
+	if err != nil {
+		return 0
+	}
+	// The fields after the command name, which is in parentheses and may
+	// hold spaces: utime and stime are the 12th and 13th of them, in
+	// clock ticks of 1/100 s on Linux.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	ut, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(ut+st) * 10 * time.Millisecond
+}
+
+func serve[T any](v T, p *process, err error) (T, *Server, error) {
+	if err != nil {
+		var zero T
+		return zero, nil, err
+	}
+	return v, &Server{p}, nil
+}
+
+// StartVersityGW starts an S3 server that the caller stops.
+func StartVersityGW() (*S3, *Server, error) { return serve(startVersityGW(false)) }
+
+// StartFakeGCS starts a GCS server that the caller stops.
+func StartFakeGCS() (*GCS, *Server, error) { return serve(startFakeGCS()) }
+
+// StartAzurite starts an Azure server that the caller stops.
+func StartAzurite() (*Azure, *Server, error) { return serve(startAzurite()) }
