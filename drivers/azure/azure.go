@@ -90,9 +90,6 @@ const (
 	DefaultBlockSize   = 8 << 20
 	DefaultPartSize    = 64 << 20
 	DefaultConcurrency = 4
-	// singlePutLimit is the largest file sent in one Put Blob, as the
-	// SDK's UploadFile does: one request is far cheaper than blocks.
-	singlePutLimit = 256 << 20
 )
 
 // Options configure the Azure driver.

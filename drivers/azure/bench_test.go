@@ -79,7 +79,8 @@ func BenchmarkTransfer256MiB(b *testing.B) {
 		{Name: "stowage-download", Run: func() error {
 			return o.Download(ctx, filepath.Join(dir, "ours"), &storage.DownloadOptions{Overwrite: true})
 		}},
-		// The MD5 read before the upload is what verification costs here.
+		// A second pair, SkipHashCheck against the SDK again: what
+		// verification costs, and how far the server swings between runs.
 		{Name: "sdk-UploadFile-again", Run: func() error {
 			f, err := os.Open(src)
 			if err != nil {

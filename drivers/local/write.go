@@ -126,11 +126,8 @@ func (d *Driver) UploadObjectViaStream(ctx context.Context, r io.Reader, c *stor
 			_, err := transfer.Copy(ctx, tmp, r, progress)
 			return nil, err
 		}
-		hr := transfer.NewHashingReader(r, transfer.MD5|transfer.CRC32C)
-		if _, err := transfer.Copy(ctx, tmp, hr, progress); err != nil {
-			return nil, err
-		}
-		return hr.Hasher, nil
+		_, h, err := transfer.CopyHashed(ctx, tmp, r, transfer.MD5|transfer.CRC32C, progress)
+		return h, err
 	})
 }
 
@@ -358,8 +355,7 @@ func (d *Driver) CopyObject(ctx context.Context, src *storage.Object, dst *stora
 		}
 	}
 	return d.write(ctx, op, dst, name, uopts, func(tmp *os.File) (*transfer.Hasher, error) {
-		hr := transfer.NewHashingReader(f, transfer.MD5|transfer.CRC32C)
-		_, err := transfer.Copy(ctx, tmp, hr, nil)
-		return hr.Hasher, err
+		_, h, err := transfer.CopyHashed(ctx, tmp, f, transfer.MD5|transfer.CRC32C, nil)
+		return h, err
 	})
 }

@@ -375,11 +375,15 @@ func (d *Driver) put(ctx context.Context, op string, r io.Reader, size int64, c 
 	}
 	hr := transfer.NewHashingReader(r, transfer.MD5)
 	var chunks [][]byte
+	// A stream of unknown size is read in chunks that double up to
+	// chunkSize, so a small one costs no zeroed megabyte.
+	next := 4 << 10
 	for {
 		if err := ctx.Err(); err != nil {
 			return nil, opError(op, c.Name, name, nil, err)
 		}
-		n := chunkSize
+		n := next
+		next = min(2*next, chunkSize)
 		if size >= 0 {
 			n = int(min(int64(chunkSize), size-hr.Len()))
 			if n == 0 {

@@ -78,3 +78,70 @@ func Copy(ctx context.Context, dst io.Writer, src io.Reader, progress func(done 
 		}
 	}
 }
+
+// CopyHashed is Copy computing sums of what it copies on another
+// goroutine, so that on two cores hashing overlaps reading and writing
+// instead of adding to them. It holds two pooled buffers.
+func CopyHashed(ctx context.Context, dst io.Writer, src io.Reader, sums Sum, progress func(done int64)) (int64, *Hasher, error) {
+	h := NewHasher(sums)
+	var bufs [2]*[]byte
+	for i := range bufs {
+		bufs[i] = GetBuffer()
+		defer PutBuffer(bufs[i])
+	}
+	// hashed[i] is signalled when buffer i is hashed and free again.
+	var hashed [2]chan struct{}
+	type job struct {
+		i int
+		n int
+	}
+	jobs := make(chan job, 1)
+	for i := range hashed {
+		hashed[i] = make(chan struct{}, 1)
+		hashed[i] <- struct{}{}
+	}
+	go func() {
+		for j := range jobs {
+			h.Write((*bufs[j.i])[:j.n])
+			hashed[j.i] <- struct{}{}
+		}
+	}()
+	finish := func() {
+		close(jobs)
+		for i := range hashed {
+			<-hashed[i]
+		}
+	}
+	var done int64
+	for i := 0; ; i ^= 1 {
+		if err := ctx.Err(); err != nil {
+			finish()
+			return done, nil, err
+		}
+		<-hashed[i]
+		buf := *bufs[i]
+		n, rerr := io.ReadFull(src, buf)
+		if n > 0 {
+			jobs <- job{i, n}
+			if _, err := dst.Write(buf[:n]); err != nil {
+				finish()
+				return done, nil, err
+			}
+			done += int64(n)
+			if progress != nil {
+				progress(done)
+			}
+		} else {
+			hashed[i] <- struct{}{}
+		}
+		switch rerr {
+		case nil:
+		case io.EOF, io.ErrUnexpectedEOF:
+			finish()
+			return done, h, nil
+		default:
+			finish()
+			return done, nil, rerr
+		}
+	}
+}

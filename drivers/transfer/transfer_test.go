@@ -167,6 +167,39 @@ func TestCopy(t *testing.T) {
 	assert.EqualError(t, err, "broken")
 }
 
+func TestCopyHashed(t *testing.T) {
+	for _, size := range []int{0, 1, 1 << 20, 1<<20 + 1, 5<<20 + 3} {
+		data := make([]byte, size)
+		for i := range data {
+			data[i] = byte(i * 7 / 5)
+		}
+		var out bytes.Buffer
+		var last int64
+		// One byte at a time at the start: short reads must not reorder.
+		src := io.MultiReader(io.LimitReader(bytes.NewReader(data), 3), bytes.NewReader(data[min(3, size):]))
+		n, h, err := transfer.CopyHashed(context.Background(), &out, src, transfer.MD5|transfer.CRC32C, func(d int64) { last = d })
+		require.NoError(t, err)
+		assert.Equal(t, int64(size), n)
+		assert.Equal(t, int64(size), last)
+		assert.True(t, bytes.Equal(data, out.Bytes()), "size %d: content differs", size)
+		sum := md5.Sum(data)
+		assert.Equal(t, hex.EncodeToString(sum[:]), h.MD5(), "size %d", size)
+		assert.Equal(t, fmt.Sprintf("%08x", crc32.Checksum(data, crc32.MakeTable(crc32.Castagnoli))), h.CRC32C(), "size %d", size)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, _, err := transfer.CopyHashed(ctx, io.Discard, strings.NewReader("x"), transfer.MD5, nil)
+	assert.ErrorIs(t, err, context.Canceled)
+	_, _, err = transfer.CopyHashed(context.Background(), io.Discard, iotestErr{}, transfer.MD5, nil)
+	assert.EqualError(t, err, "broken")
+	_, _, err = transfer.CopyHashed(context.Background(), failingWriter{}, strings.NewReader("x"), transfer.MD5, nil)
+	assert.EqualError(t, err, "disk full")
+}
+
+type failingWriter struct{}
+
+func (failingWriter) Write([]byte) (int, error) { return 0, errors.New("disk full") }
+
 type iotestErr struct{}
 
 func (iotestErr) Read([]byte) (int, error) { return 0, errors.New("broken") }

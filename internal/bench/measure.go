@@ -305,7 +305,7 @@ func procStatus(field string) int64 {
 
 // streamCase runs the streamed upload for each library in a fresh
 // process, rounds times, keeping the best throughput and the worst RSS.
-func streamCase(s spec, srv *testserver.Server, libs map[string]lib, size int64, rounds int) (map[string]figure, error) {
+func streamCase(s spec, srv *testserver.Server, libs map[string]lib, size int64, rounds int, cleanup func(key string) error) (map[string]figure, error) {
 	out := map[string]figure{}
 	for r := range rounds {
 		for _, name := range rotate(present(libs), r) {
@@ -343,6 +343,9 @@ func streamCase(s spec, srv *testserver.Server, libs map[string]lib, size int64,
 			}
 			f.rssMiB = max(f.rssMiB, float64(res.RSSGrowth)/(1<<20))
 			out[name] = f
+			if err := cleanup("stream/" + name); err != nil {
+				return nil, err
+			}
 		}
 	}
 	return out, nil
