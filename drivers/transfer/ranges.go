@@ -47,15 +47,11 @@ func (d RangeDownload) Run(ctx context.Context, f *File) error {
 	defer cancel(nil)
 	chunks := (d.Size + d.Chunk - 1) / d.Chunk
 	var (
-		next     atomic.Int64 // the next chunk to fetch
-		done     atomic.Int64 // bytes written
-		progMu   sync.Mutex
-		hasher   *Hasher
-		hashTurn = newTurns()
+		next   atomic.Int64 // the next chunk to fetch
+		done   atomic.Int64 // bytes written
+		progMu sync.Mutex
+		fr     = &frontier{chunk: d.Chunk, written: make([]atomic.Int64, chunks), wake: make(chan struct{}, 1)}
 	)
-	if d.Want.Sums() != 0 {
-		hasher = NewHasher(d.Want.Sums())
-	}
 	worker := func() error {
 		for {
 			k := next.Add(1) - 1
@@ -64,7 +60,7 @@ func (d RangeDownload) Run(ctx context.Context, f *File) error {
 			}
 			off := k * d.Chunk
 			n := min(d.Chunk, d.Size-off)
-			if err := d.fetch(ctx, f, off, n); err != nil {
+			if err := d.fetch(ctx, f, k, off, n, fr); err != nil {
 				return err
 			}
 			f.StartWriteback(off, n)
@@ -83,47 +79,87 @@ func (d RangeDownload) Run(ctx context.Context, f *File) error {
 				d.Progress(total)
 				progMu.Unlock()
 			}
-			if hasher != nil {
-				// Chunks are taken in order, so the ones before k are all
-				// being fetched and this wait ends.
-				if !hashTurn.wait(k) {
-					return nil
-				}
-				_, err := Copy(ctx, hasher, io.NewSectionReader(f.f, off, n), nil)
-				hashTurn.done(k)
-				if err != nil {
-					return err
-				}
-			}
 		}
+	}
+	// The whole content's hash follows the bytes written from the start,
+	// on a goroutine of its own, so it overlaps every range's transfer
+	// and ends soon after the last byte lands.
+	hashed := make(chan error, 1)
+	var hasher *Hasher
+	if d.Want.Sums() != 0 {
+		hasher = NewHasher(d.Want.Sums())
+		go func() { hashed <- fr.hash(ctx, f.f, d.Size, hasher) }()
 	}
 	var wg sync.WaitGroup
 	for range min(int64(d.Workers), max(chunks, 1)) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			if err := worker(); err != nil {
 				cancel(err)
 			}
-			if ctx.Err() != nil {
-				hashTurn.abort() // no one waits for a chunk never hashed
-			}
-		}()
+		})
 	}
 	wg.Wait()
 	if err := context.Cause(ctx); err != nil {
+		if hasher != nil {
+			<-hashed
+		}
 		return err
 	}
 	if hasher != nil {
+		if err := <-hashed; err != nil {
+			return err
+		}
 		return hasher.Check(d.Want)
+	}
+	return nil
+}
+
+// frontier tracks how much of each chunk has been written, from its
+// start, so that a hash can follow the content's written prefix.
+type frontier struct {
+	chunk   int64
+	written []atomic.Int64
+	wake    chan struct{} // a write happened
+}
+
+func (fr *frontier) wrote(k, n int64) {
+	fr.written[k].Store(n)
+	select {
+	case fr.wake <- struct{}{}:
+	default:
+	}
+}
+
+// hash feeds h the file's bytes in order as they are written, until size.
+func (fr *frontier) hash(ctx context.Context, f io.ReaderAt, size int64, h *Hasher) error {
+	bp := GetBuffer()
+	defer PutBuffer(bp)
+	buf := *bp
+	for pos := int64(0); pos < size; {
+		k := pos / fr.chunk
+		avail := k*fr.chunk + fr.written[k].Load()
+		if avail <= pos {
+			select {
+			case <-fr.wake:
+				continue
+			case <-ctx.Done():
+				return context.Cause(ctx)
+			}
+		}
+		n, err := f.ReadAt(buf[:min(avail-pos, int64(len(buf)))], pos)
+		h.Write(buf[:n])
+		pos += int64(n)
+		if err != nil && err != io.EOF {
+			return err
+		}
 	}
 	return nil
 }
 
 // fetch fetches one range into f. When the connection fails part way it
 // asks again for the bytes not yet received, not for the whole range.
-func (d RangeDownload) fetch(ctx context.Context, f *File, off, n int64) error {
-	w := &offsetWriter{f: f, off: off, end: off + n}
+func (d RangeDownload) fetch(ctx context.Context, f *File, k, off, n int64, fr *frontier) error {
+	w := &offsetWriter{f: f, k: k, start: off, off: off, end: off + n, fr: fr}
 	var done int64
 	for stalls := 0; ; {
 		got, err := d.Fetch(ctx, off+done, n-done, w)
@@ -150,8 +186,10 @@ func (d RangeDownload) fetch(ctx context.Context, f *File, off, n int64) error {
 // offsetWriter writes sequentially into a file from an offset, refusing
 // to write past end.
 type offsetWriter struct {
-	f        *File
-	off, end int64
+	f               *File
+	k               int64 // the chunk
+	start, off, end int64
+	fr              *frontier
 }
 
 func (w *offsetWriter) Write(p []byte) (int, error) {
@@ -160,43 +198,6 @@ func (w *offsetWriter) Write(p []byte) (int, error) {
 	}
 	n, err := w.f.WriteAt(p, w.off)
 	w.off += int64(n)
+	w.fr.wrote(w.k, w.off-w.start)
 	return n, err
-}
-
-// turns lets goroutines take turns in the order of their numbers.
-type turns struct {
-	mu      sync.Mutex
-	cond    *sync.Cond
-	next    int64
-	aborted bool
-}
-
-func newTurns() *turns {
-	t := &turns{}
-	t.cond = sync.NewCond(&t.mu)
-	return t
-}
-
-// wait blocks until it is k's turn, or returns false once aborted.
-func (t *turns) wait(k int64) bool {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	for t.next != k && !t.aborted {
-		t.cond.Wait()
-	}
-	return !t.aborted
-}
-
-func (t *turns) done(k int64) {
-	t.mu.Lock()
-	t.next = k + 1
-	t.cond.Broadcast()
-	t.mu.Unlock()
-}
-
-func (t *turns) abort() {
-	t.mu.Lock()
-	t.aborted = true
-	t.cond.Broadcast()
-	t.mu.Unlock()
 }

@@ -16,6 +16,7 @@ import (
 	"log"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -38,6 +39,7 @@ var quick = sizes{big: 16 << 20, stream: 32 << 20, listN: 1_500, small: 10, warm
 func main() {
 	backends := flag.String("backends", "memory,local,s3,gcs,azure", "backends to run, comma-separated")
 	out := flag.String("out", "../..", "folder to write BENCHMARKS.md and docs/benchmarks.svg into")
+	cases := flag.String("cases", "small,upload,download,stream,list", "cases to run, comma-separated")
 	isQuick := flag.Bool("quick", false, "small sizes, to check the command works (figures not meaningful)")
 	child := flag.String("child", "", "internal: run one streamed upload with this library and print the result")
 	streamSize := flag.Int64("stream-size", full.stream, "internal: the child's stream size")
@@ -66,7 +68,7 @@ func main() {
 	defer os.RemoveAll(tmp)
 	rep := &report{started: time.Now(), sizes: sz, quick: *isQuick}
 	for _, b := range strings.Split(*backends, ",") {
-		rows, err := runBackend(ctx, b, tmp, sz)
+		rows, err := runBackend(ctx, b, tmp, sz, strings.Split(*cases, ","))
 		if err != nil {
 			os.RemoveAll(tmp)
 			log.Fatalf("%s: %v", b, err)
@@ -80,7 +82,8 @@ func main() {
 }
 
 // runBackend starts a backend, runs every case on it and stops it.
-func runBackend(ctx context.Context, backend, tmp string, sz sizes) ([]row, error) {
+func runBackend(ctx context.Context, backend, tmp string, sz sizes, cases []string) ([]row, error) {
+	want := func(c string) bool { return slices.Contains(cases, c) }
 	log.Printf("%s: starting", backend)
 	s, srv, err := startBackend(ctx, backend, tmp)
 	if err != nil {
@@ -125,32 +128,39 @@ func runBackend(ctx context.Context, backend, tmp string, sz sizes) ([]row, erro
 	}
 	small := make([]byte, 1024)
 	copy(small, "stowage benchmark")
-	figs, err := latencyCase(srv, libs, sz.warmup, sz.small, func(name string, l lib) error {
-		return l.put(ctx, "small/"+name, small)
-	})
-	if err := add("1 KiB put", latency, figs, err); err != nil {
-		return nil, err
-	}
-	figs, err = latencyCase(srv, libs, sz.warmup, sz.small, func(name string, l lib) error {
-		return l.get(ctx, "small/"+name)
-	})
-	if err := add("1 KiB get", latency, figs, err); err != nil {
-		return nil, err
+	var figs map[string]figure
+	if want("small") {
+		figs, err = latencyCase(srv, libs, sz.warmup, sz.small, func(name string, l lib) error {
+			return l.put(ctx, "small/"+name, small)
+		})
+		if err := add("1 KiB put", latency, figs, err); err != nil {
+			return nil, err
+		}
+		figs, err = latencyCase(srv, libs, sz.warmup, sz.small, func(name string, l lib) error {
+			return l.get(ctx, "small/"+name)
+		})
+		if err := add("1 KiB get", latency, figs, err); err != nil {
+			return nil, err
+		}
 	}
 	mib := sz.big >> 20
-	figs, err = throughputCase(srv, libs, sz.big, sz.rounds, func(name string, l lib) error {
-		return l.uploadFile(ctx, "up/"+name, src)
-	})
-	if err := add(fmt.Sprintf("%d MiB upload from a file", mib), throughput, figs, err); err != nil {
-		return nil, err
+	if want("upload") {
+		figs, err = throughputCase(srv, libs, sz.big, sz.rounds, func(name string, l lib) error {
+			return l.uploadFile(ctx, "up/"+name, src)
+		})
+		if err := add(fmt.Sprintf("%d MiB upload from a file", mib), throughput, figs, err); err != nil {
+			return nil, err
+		}
 	}
-	figs, err = throughputCase(srv, libs, sz.big, sz.rounds, func(name string, l lib) error {
-		dst := filepath.Join(tmp, "down-"+name)
-		defer os.Remove(dst)
-		return l.downloadFile(ctx, "big", dst)
-	})
-	if err := add(fmt.Sprintf("%d MiB download to a file", mib), throughput, figs, err); err != nil {
-		return nil, err
+	if want("download") {
+		figs, err = throughputCase(srv, libs, sz.big, sz.rounds, func(name string, l lib) error {
+			dst := filepath.Join(tmp, "down-"+name)
+			defer os.Remove(dst)
+			return l.downloadFile(ctx, "big", dst)
+		})
+		if err := add(fmt.Sprintf("%d MiB download to a file", mib), throughput, figs, err); err != nil {
+			return nil, err
+		}
 	}
 	// Servers that keep objects in memory slow down with gigabytes: what a
 	// case wrote is removed after it.
@@ -171,11 +181,14 @@ func runBackend(ctx context.Context, backend, tmp string, sz sizes) ([]row, erro
 	}
 	// A memory store keeps what it is given in the process: a stream's
 	// RSS is its size there, whatever the library.
-	if s.Backend != "memory" {
+	if s.Backend != "memory" && want("stream") {
 		figs, err = streamCase(s, srv, libs, sz.stream, max(1, sz.rounds-1), remove)
 		if err := add(fmt.Sprintf("%d MiB streamed upload, size unknown (fresh process)", sz.stream>>20), stream, figs, err); err != nil {
 			return nil, err
 		}
+	}
+	if !want("list") {
+		return rows, nil
 	}
 	// The listing's objects come last: some servers slow down when they
 	// hold many.

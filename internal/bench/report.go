@@ -195,10 +195,10 @@ where the server is the limit; a 1.2× target for large transfers applies where 
 		w("| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", r.name, r.cell(libStowage), r.cell(libSDK), ratio(r.vsSDK),
 			r.cell(libGocloud), ratio(r.vsGocloud), r.cpu(), r.target, mark)
 	}
-	if err := os.WriteFile(filepath.Join(dir, "BENCHMARKS.md"), []byte(b.String()), 0o644); err != nil {
+	if err := os.MkdirAll(filepath.Join(dir, filepath.Dir(chartPath)), 0o755); err != nil {
 		return err
 	}
-	if err := os.MkdirAll(filepath.Join(dir, filepath.Dir(chartPath)), 0o755); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "BENCHMARKS.md"), []byte(b.String()), 0o644); err != nil {
 		return err
 	}
 	return os.WriteFile(filepath.Join(dir, chartPath), []byte(rep.chart()), 0o644)
