@@ -87,8 +87,11 @@ const Name = "azure"
 
 // Defaults of Options.
 const (
-	DefaultBlockSize   = 8 << 20
-	DefaultPartSize    = 64 << 20
+	DefaultBlockSize = 8 << 20
+	// DefaultPartSize is small enough that the whole download's MD5,
+	// which follows the written prefix, keeps up with four ranges: with
+	// 64 MiB ranges most of it was left for the end.
+	DefaultPartSize    = 16 << 20
 	DefaultConcurrency = 4
 )
 
