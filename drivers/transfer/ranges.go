@@ -26,9 +26,9 @@ type RangeDownload struct {
 	// Progress, when set, hears of the bytes written so far, from one
 	// goroutine at a time.
 	Progress func(done int64)
-	// ChunkSums, when set, are computed over each chunk once it is written
-	// (from the file, on the worker that fetched it, so in parallel) and
-	// handed to ChunkDone: what a multipart ETag is checked with.
+	// ChunkSums, when set, are computed over each chunk as it is written
+	// (on the worker that fetches it, so in parallel) and handed to
+	// ChunkDone: what a multipart ETag is checked with.
 	ChunkSums Sum
 	ChunkDone func(k int64, h *Hasher) error
 }
@@ -60,15 +60,12 @@ func (d RangeDownload) Run(ctx context.Context, f *File) error {
 			}
 			off := k * d.Chunk
 			n := min(d.Chunk, d.Size-off)
-			if err := d.fetch(ctx, f, k, off, n, fr); err != nil {
+			h, err := d.fetch(ctx, f, k, off, n, fr)
+			if err != nil {
 				return err
 			}
 			f.StartWriteback(off, n)
-			if d.ChunkSums != 0 {
-				h := NewHasher(d.ChunkSums)
-				if _, err := Copy(ctx, h, io.NewSectionReader(f.f, off, n), nil); err != nil {
-					return err
-				}
+			if h != nil {
 				if err := d.ChunkDone(k, h); err != nil {
 					return err
 				}
@@ -158,26 +155,32 @@ func (fr *frontier) hash(ctx context.Context, f io.ReaderAt, size int64, h *Hash
 
 // fetch fetches one range into f. When the connection fails part way it
 // asks again for the bytes not yet received, not for the whole range.
-func (d RangeDownload) fetch(ctx context.Context, f *File, k, off, n int64, fr *frontier) error {
+// It returns the chunk's ChunkSums, computed as the bytes are written.
+func (d RangeDownload) fetch(ctx context.Context, f *File, k, off, n int64, fr *frontier) (*Hasher, error) {
 	w := &offsetWriter{f: f, k: k, start: off, off: off, end: off + n, fr: fr}
-	var done int64
+	if d.ChunkSums != 0 {
+		w.h = NewHasher(d.ChunkSums)
+	}
 	for stalls := 0; ; {
-		got, err := d.Fetch(ctx, off+done, n-done, w)
-		done += got
+		before := w.off
+		_, err := d.Fetch(ctx, w.off, off+n-w.off, w)
+		// What was written counts, whatever Fetch reports: the writer
+		// hashed it, and the next request starts after it.
+		done := w.off - off
 		if err == nil && done < n {
 			err = fmt.Errorf("%w: range at %d gave %d of %d bytes", io.ErrUnexpectedEOF, off, done, n)
 		}
 		if err == nil {
-			return nil
+			return w.h, nil
 		}
-		if got > 0 {
+		if w.off > before {
 			stalls = 0
 		}
 		if !Transient(err) || stalls >= maxStalls {
-			return err
+			return nil, err
 		}
 		if err := backoff(ctx, stalls); err != nil {
-			return err
+			return nil, err
 		}
 		stalls++
 	}
@@ -190,6 +193,7 @@ type offsetWriter struct {
 	k               int64 // the chunk
 	start, off, end int64
 	fr              *frontier
+	h               *Hasher // the chunk's sums, if asked for
 }
 
 func (w *offsetWriter) Write(p []byte) (int, error) {
@@ -197,6 +201,9 @@ func (w *offsetWriter) Write(p []byte) (int, error) {
 		return 0, fmt.Errorf("transfer: range longer than asked for")
 	}
 	n, err := w.f.WriteAt(p, w.off)
+	if w.h != nil {
+		w.h.Write(p[:n])
+	}
 	w.off += int64(n)
 	w.fr.wrote(w.k, w.off-w.start)
 	return n, err

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -217,8 +216,6 @@ func (l osLib) list(_ context.Context, prefix string) (int, error) {
 	}
 	return n, nil
 }
-
-var errNoPeer = errors.New("no such library for this backend")
 
 func checkCount(n, want int, err error) error {
 	if err == nil && n != want {
