@@ -32,7 +32,7 @@ type sizes struct {
 	rounds, listRs int
 }
 
-var full = sizes{big: 256 << 20, stream: 1 << 30, listN: 10_000, small: 300, warmup: 30, rounds: 3, listRs: 5}
+var full = sizes{big: 256 << 20, stream: 1 << 30, listN: 10_000, small: 300, warmup: 30, rounds: 3, listRs: 10}
 
 var quick = sizes{big: 16 << 20, stream: 32 << 20, listN: 1_500, small: 10, warmup: 2, rounds: 1, listRs: 1}
 

@@ -182,8 +182,9 @@ checks every transfer against the hash the provider keeps (MD5 or CRC32C); the p
 check less or nothing. Beside each large transfer is Stowage's speed with SkipHashCheck, which
 shows what its check costs.
 The server's and the benchmark process's CPU, in cores, are shown for each library's run
-(Stowage / SDK / gocloud), so that a reader can tell where the server or the machine is the limit; a 1.2× target for large transfers applies where neither the server
-(≥ 0.9 cores) nor the whole machine (≥ 90%% of its cores) is the limit.
+(Stowage / SDK / gocloud), so that a reader can tell where the server or the machine is the
+limit; a 1.2× target for large transfers applies where neither the server (≥ 0.9 cores) nor
+the whole machine (≥ 90%% of its cores) is the limit.
 
 ![Stowage's speed over each peer's](%s)
 
@@ -306,7 +307,7 @@ func serverVersions(root string) string {
 			return "unknown"
 		}
 		s := strings.TrimSpace(string(b))
-		if i := strings.LastIndex(s, "/"); i >= 0 {
+		if i := strings.LastIndex(s, "@"); i >= 0 {
 			s = s[i+1:]
 		}
 		return s
