@@ -32,15 +32,16 @@
 //
 // # Transfers
 //
-// A file up to 256 MiB, and a stream that ends within one block (8 MiB
-// unless set), go in one Put Blob with a Content-MD5. Larger streams are
-// staged as blocks concurrently (each with a transactional MD5, memory
-// bounded by block size × (concurrency + 1)) and committed with the whole
-// blob's MD5, computed while streaming, as its Content-MD5. A failed or
-// cancelled upload commits nothing, so no blob appears. Downloads check
-// the stored Content-MD5 when there is one, read through the SDK's retry
-// reader so that a dropped connection resumes, and fetch ranges of large
-// blobs concurrently into the temporary file.
+// A file or a stream that fits in one block (8 MiB unless set) goes in
+// one Put Blob with a Content-MD5. Larger ones are staged as blocks
+// concurrently (each with a transactional MD5; a stream's memory bounded
+// by block size × (concurrency + 1), a file's blocks read straight from
+// it) and committed with the whole blob's MD5 as its Content-MD5. A
+// failed or cancelled upload commits nothing, so no blob appears.
+// Downloads to a file fetch ranges concurrently into the temporary file
+// and check the stored Content-MD5, when there is one, as the bytes
+// land; every read goes through the SDK's retry reader so that a dropped
+// connection resumes.
 //
 // # Capabilities
 //
