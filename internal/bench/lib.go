@@ -40,13 +40,7 @@ func (l stowageLib) put(ctx context.Context, key string, data []byte) error {
 // get reads an object known by name only, as the other libraries do: no
 // HEAD before the GET.
 func (l stowageLib) get(ctx context.Context, key string) error {
-	r, err := storage.NewObject(l.c, key).AsStream(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer r.Close()
-	_, err = io.Copy(io.Discard, r)
-	return err
+	return drain(storage.NewObject(l.c, key).AsStream(ctx, nil))
 }
 
 func (l stowageLib) uploadFile(ctx context.Context, key, path string) error {
@@ -86,22 +80,11 @@ func (l gocloudLib) put(ctx context.Context, key string, data []byte) error {
 }
 
 func (l gocloudLib) get(ctx context.Context, key string) error {
-	r, err := l.b.NewReader(ctx, key, nil)
-	if err != nil {
-		return err
-	}
-	defer r.Close()
-	_, err = io.Copy(io.Discard, r)
-	return err
+	return drain(l.b.NewReader(ctx, key, nil))
 }
 
 func (l gocloudLib) uploadFile(ctx context.Context, key, path string) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	return l.b.Upload(ctx, key, f, binary)
+	return readFile(path, func(f *os.File) error { return l.b.Upload(ctx, key, f, binary) })
 }
 
 func (l gocloudLib) downloadFile(ctx context.Context, key, path string) error {
@@ -126,6 +109,26 @@ func (l gocloudLib) list(ctx context.Context, prefix string) (int, error) {
 		}
 		token = next
 	}
+}
+
+// readFile opens path for use.
+func readFile(path string, use func(*os.File) error) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return use(f)
+}
+
+// drain reads what an open call returned to its end.
+func drain[R io.ReadCloser](r R, err error) error {
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	_, err = io.Copy(io.Discard, r)
+	return err
 }
 
 // writeFile creates path, lets fill write it, and syncs it: what a careful
@@ -165,22 +168,13 @@ func (l osLib) put(_ context.Context, key string, data []byte) error {
 }
 
 func (l osLib) get(_ context.Context, key string) error {
-	f, err := os.Open(l.path(key))
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	_, err = io.Copy(io.Discard, f)
-	return err
+	return drain(os.Open(l.path(key)))
 }
 
 func (l osLib) copyFile(dst, src string) error {
-	in, err := os.Open(src)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	return writeFile(dst, func(f *os.File) error { _, err := io.Copy(f, in); return err })
+	return readFile(src, func(in *os.File) error {
+		return writeFile(dst, func(f *os.File) error { _, err := io.Copy(f, in); return err })
+	})
 }
 
 func (l osLib) uploadFile(_ context.Context, key, path string) error {

@@ -38,13 +38,7 @@ func (l s3SDK) get(ctx context.Context, key string) error {
 }
 
 func (l s3SDK) uploadFile(ctx context.Context, key, path string) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	_, err = l.tm.UploadObject(ctx, &transfermanager.UploadObjectInput{Bucket: &l.bucket, Key: &key, Body: f})
-	return err
+	return readFile(path, func(f *os.File) error { return l.uploadStream(ctx, key, f) })
 }
 
 func (l s3SDK) downloadFile(ctx context.Context, key, path string) error {
@@ -86,22 +80,11 @@ func (l gcsSDK) put(ctx context.Context, key string, data []byte) error {
 }
 
 func (l gcsSDK) get(ctx context.Context, key string) error {
-	r, err := l.b.Object(key).NewReader(ctx)
-	if err != nil {
-		return err
-	}
-	defer r.Close()
-	_, err = io.Copy(io.Discard, r)
-	return err
+	return drain(l.b.Object(key).NewReader(ctx))
 }
 
 func (l gcsSDK) uploadFile(ctx context.Context, key, path string) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	return l.uploadStream(ctx, key, f)
+	return readFile(path, func(f *os.File) error { return l.uploadStream(ctx, key, f) })
 }
 
 func (l gcsSDK) downloadFile(ctx context.Context, key, path string) error {
@@ -165,13 +148,10 @@ func (l azureSDK) get(ctx context.Context, key string) error {
 }
 
 func (l azureSDK) uploadFile(ctx context.Context, key, path string) error {
-	f, err := os.Open(path)
-	if err != nil {
+	return readFile(path, func(f *os.File) error {
+		_, err := l.client.UploadFile(ctx, l.container, key, f, nil)
 		return err
-	}
-	defer f.Close()
-	_, err = l.client.UploadFile(ctx, l.container, key, f, nil)
-	return err
+	})
 }
 
 func (l azureSDK) downloadFile(ctx context.Context, key, path string) error {
