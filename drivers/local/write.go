@@ -246,6 +246,23 @@ func (d *Driver) rename(container, tmpName, p string, opts *storage.UploadOption
 	}
 	var err error
 	for range 5 {
+		// The folders are made only when the rename finds one missing: most
+		// writes go to folders that exist.
+		err = d.place(tmpName, p, opts)
+		switch {
+		case err == nil:
+			return nil
+		case errors.Is(err, storage.ErrPreconditionFailed):
+			return opError("rename", container, name, nil, err)
+		case errors.Is(err, syscall.EISDIR), errors.Is(err, syscall.ENOTEMPTY), errors.Is(err, fs.ErrExist),
+			errors.Is(err, syscall.ENOTDIR):
+			return conflict(err)
+		case !errors.Is(err, fs.ErrNotExist):
+			return mapErr("rename", container, name, err, nil)
+		}
+		if cerr := d.containerExists("rename", container); cerr != nil {
+			return cerr
+		}
 		if dir := path.Dir(name); dir != "." {
 			// Made in the container's own root so that a container deleted
 			// meanwhile is not made again.
@@ -261,21 +278,6 @@ func (d *Driver) rename(container, tmpName, p string, opts *storage.UploadOption
 			if err != nil {
 				return mapErr("rename", container, name, err, storage.ErrContainerNotFound)
 			}
-		}
-		err = d.place(tmpName, p, opts)
-		switch {
-		case err == nil:
-			return nil
-		case errors.Is(err, storage.ErrPreconditionFailed):
-			return opError("rename", container, name, nil, err)
-		case errors.Is(err, syscall.EISDIR), errors.Is(err, syscall.ENOTEMPTY), errors.Is(err, fs.ErrExist),
-			errors.Is(err, syscall.ENOTDIR):
-			return conflict(err)
-		case !errors.Is(err, fs.ErrNotExist):
-			return mapErr("rename", container, name, err, nil)
-		}
-		if cerr := d.containerExists("rename", container); cerr != nil {
-			return cerr
 		}
 	}
 	return mapErr("rename", container, name, err, nil)

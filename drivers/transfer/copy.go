@@ -81,7 +81,8 @@ func Copy(ctx context.Context, dst io.Writer, src io.Reader, progress func(done 
 
 // CopyHashed is Copy computing sums of what it copies on another
 // goroutine, so that on two cores hashing overlaps reading and writing
-// instead of adding to them. It holds two pooled buffers.
+// instead of adding to them. It holds two pooled buffers; a stream that
+// ends within the first is hashed in line, with no goroutine.
 func CopyHashed(ctx context.Context, dst io.Writer, src io.Reader, sums Sum, progress func(done int64)) (int64, *Hasher, error) {
 	h := NewHasher(sums)
 	var bufs [2]*[]byte
@@ -89,57 +90,81 @@ func CopyHashed(ctx context.Context, dst io.Writer, src io.Reader, sums Sum, pro
 		bufs[i] = GetBuffer()
 		defer PutBuffer(bufs[i])
 	}
-	// hashed[i] is signalled when buffer i is hashed and free again.
-	var hashed [2]chan struct{}
-	type job struct {
-		i int
-		n int
+	if err := ctx.Err(); err != nil {
+		return 0, nil, err
 	}
+	var done int64
+	write := func(p []byte) error {
+		if _, err := dst.Write(p); err != nil {
+			return err
+		}
+		done += int64(len(p))
+		if progress != nil {
+			progress(done)
+		}
+		return nil
+	}
+	n, rerr := io.ReadFull(src, *bufs[0])
+	switch rerr {
+	case nil:
+	case io.EOF, io.ErrUnexpectedEOF:
+		h.Write((*bufs[0])[:n])
+		if n > 0 {
+			if err := write((*bufs[0])[:n]); err != nil {
+				return done, nil, err
+			}
+		}
+		return done, h, nil
+	default:
+		return 0, nil, rerr
+	}
+	// free[i] is signalled when buffer i is hashed and may be refilled.
+	type job struct{ i, n int }
 	jobs := make(chan job, 1)
-	for i := range hashed {
-		hashed[i] = make(chan struct{}, 1)
-		hashed[i] <- struct{}{}
+	var free [2]chan struct{}
+	for i := range free {
+		free[i] = make(chan struct{}, 1)
 	}
+	free[1] <- struct{}{}
 	go func() {
 		for j := range jobs {
 			h.Write((*bufs[j.i])[:j.n])
-			hashed[j.i] <- struct{}{}
+			free[j.i] <- struct{}{}
 		}
 	}()
 	finish := func() {
 		close(jobs)
-		for i := range hashed {
-			<-hashed[i]
+		for i := range free {
+			<-free[i]
 		}
 	}
-	var done int64
 	for i := 0; ; i ^= 1 {
+		// Buffer i holds n bytes, read before the loop or at its end.
+		jobs <- job{i, n}
+		if err := write((*bufs[i])[:n]); err != nil {
+			finish()
+			return done, nil, err
+		}
+		if rerr != nil {
+			finish()
+			return done, h, nil
+		}
 		if err := ctx.Err(); err != nil {
 			finish()
 			return done, nil, err
 		}
-		<-hashed[i]
-		buf := *bufs[i]
-		n, rerr := io.ReadFull(src, buf)
-		if n > 0 {
-			jobs <- job{i, n}
-			if _, err := dst.Write(buf[:n]); err != nil {
-				finish()
-				return done, nil, err
-			}
-			done += int64(n)
-			if progress != nil {
-				progress(done)
-			}
-		} else {
-			hashed[i] <- struct{}{}
-		}
+		<-free[i^1]
+		n, rerr = io.ReadFull(src, *bufs[i^1])
 		switch rerr {
 		case nil:
 		case io.EOF, io.ErrUnexpectedEOF:
-			finish()
-			return done, h, nil
+			if n == 0 {
+				free[i^1] <- struct{}{}
+				finish()
+				return done, h, nil
+			}
 		default:
+			free[i^1] <- struct{}{}
 			finish()
 			return done, nil, rerr
 		}
