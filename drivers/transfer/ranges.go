@@ -146,6 +146,9 @@ func (fr *frontier) hash(ctx context.Context, f io.ReaderAt, size int64, h *Hash
 		n, err := f.ReadAt(buf[:min(avail-pos, int64(len(buf)))], pos)
 		h.Write(buf[:n])
 		pos += int64(n)
+		if err == io.EOF && n == 0 {
+			return fmt.Errorf("transfer: the file ends at %d of %d bytes", pos, size)
+		}
 		if err != nil && err != io.EOF {
 			return err
 		}

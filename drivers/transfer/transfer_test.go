@@ -167,6 +167,55 @@ func TestCopy(t *testing.T) {
 	assert.EqualError(t, err, "broken")
 }
 
+// The whole-content hash follows the written prefix however the ranges
+// land: here the first lands last, and one is cut half way and resumed.
+// Chunk sums are computed as the bytes are written, retries included.
+func TestRangeDownloadHashesOutOfOrderRanges(t *testing.T) {
+	const chunk = 1 << 20
+	data := make([]byte, 6*chunk+77)
+	for i := range data {
+		data[i] = byte(i*13 + i>>9)
+	}
+	sum := md5.Sum(data)
+	others := make(chan struct{}, 6)
+	var cutOnce sync.Once
+	fetch := func(ctx context.Context, off, n int64, w io.Writer) (int64, error) {
+		if off == 0 {
+			for range 6 { // every other chunk first
+				<-others
+			}
+		}
+		part := data[off : off+n]
+		if off == 2*chunk {
+			cut := false
+			cutOnce.Do(func() { cut = true })
+			if cut {
+				m, _ := w.Write(part[:n/2])
+				return int64(m), io.ErrUnexpectedEOF
+			}
+		}
+		m, err := w.Write(part)
+		if off >= chunk { // a chunk after the first, written to its end
+			others <- struct{}{}
+		}
+		return int64(m), err
+	}
+	crcs := make([]string, 7)
+	f, err := transfer.CreateFile(filepath.Join(t.TempDir(), "out"), false)
+	require.NoError(t, err)
+	defer f.Close()
+	err = transfer.RangeDownload{Size: int64(len(data)), Chunk: chunk, Workers: 7, Fetch: fetch,
+		Want:      transfer.Want{MD5: hex.EncodeToString(sum[:])},
+		ChunkSums: transfer.CRC32C,
+		ChunkDone: func(k int64, h *transfer.Hasher) error { crcs[k] = h.CRC32C(); return nil },
+	}.Run(context.Background(), f)
+	require.NoError(t, err)
+	for k := range crcs {
+		part := data[k*chunk : min(len(data), (k+1)*chunk)]
+		assert.Equal(t, fmt.Sprintf("%08x", crc32.Checksum(part, crc32.MakeTable(crc32.Castagnoli))), crcs[k], "chunk %d", k)
+	}
+}
+
 func TestCopyHashed(t *testing.T) {
 	for _, size := range []int{0, 1, 1 << 20, 1<<20 + 1, 5<<20 + 3} {
 		data := make([]byte, size)
