@@ -64,6 +64,7 @@ type Proxy struct {
 	rule       atomic.Pointer[Rule]
 	n          atomic.Int64
 	resetEvery atomic.Int64 // reset whichever response crosses each multiple
+	claimed    atomic.Int64 // body bytes counted towards resetEvery
 	stats      struct {
 		requests, bytes, faults, resets atomic.Int64
 	}
@@ -192,10 +193,15 @@ func (w *faultWriter) Write(b []byte) (int, error) {
 		b = bytes.Clone(b)
 		b[w.f.FlipResponseAt-w.sent] ^= 0xff
 	}
-	if every := w.p.resetEvery.Load(); every > 0 {
-		total := w.p.stats.bytes.Load()
-		if next := (total/every + 1) * every; total+int64(len(b)) >= next {
-			if l := w.sent + next - total; limit < 0 || l < limit {
+	if every := w.p.resetEvery.Load(); every > 0 && len(b) > 0 {
+		// Each write claims its span of the running count at once, so
+		// that of concurrent responses exactly one meets each multiple:
+		// reading the count and adding to it after could let two writes
+		// pass a multiple with no reset.
+		end := w.p.claimed.Add(int64(len(b)))
+		start := end - int64(len(b))
+		if m := (start/every + 1) * every; m <= end {
+			if l := w.sent + m - start; limit < 0 || l < limit {
 				limit = max(l, w.sent)
 			}
 		}
