@@ -3,9 +3,7 @@ package gcs_test
 import (
 	"bytes"
 	"context"
-	"crypto/md5"
 	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"hash/crc32"
 	"io"
@@ -28,46 +26,18 @@ func newBucket(t *testing.T, d *gcs.Driver) *storage.Container {
 	return testkit.NewContainer(t, d, "stowage-gcs")
 }
 
-// stream yields n pseudo-random bytes of a size nobody knows in advance,
-// and hashes them.
-type stream struct {
-	left int64
-	seed uint64
-	h    io.Writer
-	sum  func() []byte
-}
-
-func newStream(n int64) *stream {
-	h := md5.New()
-	return &stream{left: n, seed: 7, h: h, sum: func() []byte { return h.Sum(nil) }}
-}
-
-func (s *stream) Read(p []byte) (int, error) {
-	if s.left == 0 {
-		return 0, io.EOF
-	}
-	n := min(int64(len(p)), s.left)
-	for i := range p[:n] {
-		s.seed = s.seed*6364136223846793005 + 1442695040888963407
-		p[i] = byte(s.seed >> 56)
-	}
-	s.h.Write(p[:n])
-	s.left -= n
-	return int(n), nil
-}
-
 func TestResumableStreamOfUnknownSize(t *testing.T) {
 	ctx := context.Background()
 	d := newDriver(t, gcs.Options{ChunkSize: 16 << 20})
 	c := newBucket(t, d)
-	src := newStream(100 << 20)
+	src := testkit.NewStream(100<<20, 3)
 	var mu sync.Mutex
 	var last int64
 	o, err := c.UploadObjectViaStream(ctx, src, "big/stream.bin", &storage.UploadOptions{
 		Progress: func(done, total int64) { mu.Lock(); last = done; mu.Unlock() },
 	})
 	require.NoError(t, err)
-	want := hex.EncodeToString(src.sum())
+	want := src.MD5()
 	assert.Equal(t, int64(100<<20), o.Size)
 	assert.Equal(t, want, o.Hash, "GCS computes the MD5 of a resumable upload")
 	assert.Equal(t, int64(100<<20), last)
@@ -82,28 +52,12 @@ func TestResumableStreamOfUnknownSize(t *testing.T) {
 	assert.Equal(t, want, testkit.MD5Hex(b))
 }
 
-// cancelling cancels its context once n bytes were read.
-type cancelling struct {
-	r      io.Reader
-	n      int64
-	cancel context.CancelFunc
-}
-
-func (c *cancelling) Read(p []byte) (int, error) {
-	if c.n <= 0 {
-		c.cancel()
-	}
-	n, err := c.r.Read(p)
-	c.n -= int64(n)
-	return n, err
-}
-
 func TestCancelledUploadLeavesNothing(t *testing.T) {
 	d := newDriver(t, gcs.Options{ChunkSize: 4 << 20})
 	c := newBucket(t, d)
 	for _, at := range []int64{512 << 10, 10 << 20} { // in the first request; mid-resumable
 		ctx, cancel := context.WithCancel(context.Background())
-		_, err := c.UploadObjectViaStream(ctx, &cancelling{r: newStream(40 << 20), n: at, cancel: cancel}, "cancelled", nil)
+		_, err := c.UploadObjectViaStream(ctx, &testkit.Cancelling{R: testkit.NewStream(40<<20, 3), N: at, Cancel: cancel}, "cancelled", nil)
 		cancel()
 		assert.ErrorIs(t, err, context.Canceled, "cancelled at %d", at)
 		_, err = c.GetObject(context.Background(), "cancelled")
@@ -111,7 +65,7 @@ func TestCancelledUploadLeavesNothing(t *testing.T) {
 	}
 	// A wrong MD5 given in advance stores nothing, small or large.
 	for _, size := range []int64{1000, 9 << 20} {
-		_, err := c.UploadObjectViaStream(context.Background(), newStream(size), "wrong", &storage.UploadOptions{MD5: testkit.MD5Hex([]byte("x"))})
+		_, err := c.UploadObjectViaStream(context.Background(), testkit.NewStream(size, 3), "wrong", &storage.UploadOptions{MD5: testkit.MD5Hex([]byte("x"))})
 		assert.ErrorIs(t, err, storage.ErrHashMismatch, "size %d", size)
 		_, err = c.GetObject(context.Background(), "wrong")
 		assert.ErrorIs(t, err, storage.ErrObjectNotFound, "size %d", size)
@@ -150,7 +104,7 @@ func TestMetadataContentTypeACL(t *testing.T) {
 	c := newBucket(t, d)
 	for _, size := range []int64{10, 9 << 20} {
 		name := fmt.Sprintf("meta-%d", size)
-		_, err := c.UploadObjectViaStream(ctx, newStream(size), name, &storage.UploadOptions{
+		_, err := c.UploadObjectViaStream(ctx, testkit.NewStream(size, 3), name, &storage.UploadOptions{
 			ContentType: "application/x-test", Metadata: map[string]string{"Project": "Stowage", "run-id": "7"},
 			ACL: "publicRead",
 		})
