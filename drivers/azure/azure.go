@@ -38,9 +38,10 @@
 // by block size × (concurrency + 1), a file's blocks read straight from
 // it) and committed with the whole blob's MD5 as its Content-MD5. A
 // failed or cancelled upload commits nothing, so no blob appears.
-// Downloads to a file fetch ranges concurrently into the temporary file
-// and check the stored Content-MD5, when there is one, as the bytes
-// land; every read goes through the SDK's retry reader so that a dropped
+// A download to a file takes one GET up to the part size (16 MiB unless
+// set), else ranges fetched concurrently into the temporary file, and
+// checks the stored Content-MD5, when there is one, as the bytes land;
+// every read goes through the SDK's retry reader so that a dropped
 // connection resumes.
 //
 // # Capabilities

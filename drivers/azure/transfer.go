@@ -390,9 +390,9 @@ func rangeTotal(cr string) (int64, bool) {
 	return 0, false
 }
 
-// DownloadObject writes a blob to a file in ranges of the part size,
-// fetched concurrently and pinned to the ETag, the whole checked against
-// the Content-MD5 as the bytes land.
+// DownloadObject writes a blob to a file: in one GET up to the part size,
+// else in ranges fetched concurrently and pinned to the ETag, the whole
+// checked against the Content-MD5 as the bytes land.
 func (d *Driver) DownloadObject(ctx context.Context, o *storage.Object, destPath string, opts *storage.DownloadOptions) error {
 	const op = "DownloadObject"
 	if err := storage.ValidateObject(o); err != nil {
@@ -432,6 +432,28 @@ func (d *Driver) downloadTo(ctx context.Context, f *transfer.File, cont, name st
 		progress = func(n int64) { opts.Progress(n, size) }
 	}
 	bc := d.containerClient(cont).NewBlobClient(name)
+	if size <= d.partSize {
+		// One GET is one version: no pinning, which a blob rewritten
+		// often would fail again and again; checked as it streams.
+		resp, err := bc.DownloadStream(ctx, nil)
+		if err != nil {
+			return d.whichMissing(ctx, op, cont, name, mapErr(op, cont, name, err, storage.ErrObjectNotFound))
+		}
+		body := resp.NewRetryReader(ctx, &blob.RetryReaderOptions{MaxRetries: 5})
+		defer body.Close()
+		var want transfer.Want
+		if !opts.SkipHashCheck {
+			want.MD5 = hex.EncodeToString(resp.ContentMD5)
+		}
+		if err := f.Truncate(0); err != nil {
+			return opError(op, cont, name, nil, err)
+		}
+		if _, err := f.Seek(0, io.SeekStart); err != nil {
+			return opError(op, cont, name, nil, err)
+		}
+		_, err = transfer.Copy(ctx, f, transfer.NewVerifyingReader(body, deref(resp.ContentLength), want), progress)
+		return mapErr(op, cont, name, err, storage.ErrObjectNotFound)
+	}
 	etag := props.ETag
 	var want transfer.Want
 	if !opts.SkipHashCheck {
