@@ -15,7 +15,6 @@ import (
 
 	"github.com/stowage/storage"
 	"github.com/stowage/storage/drivers/azure"
-	"github.com/stowage/storage/internal/heapwatch"
 	"github.com/stowage/storage/internal/testkit"
 	"github.com/stowage/storage/internal/testserver"
 )
@@ -198,44 +197,17 @@ func ptr[T any](v T) *T { return &v }
 // BenchmarkStreamUpload1GiB uploads 1 GiB of unknown size and reports the
 // live heap's peak growth beside the bound block size × (concurrency + 1).
 func BenchmarkStreamUpload1GiB(b *testing.B) {
-	ctx := context.Background()
 	d := newDriver(b, azure.Options{})
-	c, err := d.CreateContainer(ctx, "bench-stream")
+	c, err := d.CreateContainer(context.Background(), "bench-stream")
 	if err != nil {
 		b.Fatal(err)
 	}
-	const size = 1 << 30
-	b.SetBytes(size)
-	var worst uint64
-	for b.Loop() {
-		stop := heapwatch.Start()
-		if _, err := c.UploadObjectViaStream(ctx, testkit.NewStream(size, 7), "stream", nil); err != nil {
-			b.Fatal(err)
-		}
-		worst = max(worst, stop())
-	}
-	b.ReportMetric(float64(worst)/(1<<20), "peak-heap-MiB")
-	b.ReportMetric(float64(azure.DefaultBlockSize*(azure.DefaultConcurrency+1))/(1<<20), "bound-MiB")
+	testkit.BenchStreamHeap(b, c, 1<<30, uint64(azure.DefaultBlockSize*(azure.DefaultConcurrency+1)))
 }
 
 // TestStreamUploadMemoryIsBounded holds the bound on 256 MiB: block size ×
 // (concurrency + 1) + 16 MiB.
 func TestStreamUploadMemoryIsBounded(t *testing.T) {
-	ctx := context.Background()
 	d := newDriver(t, azure.Options{})
-	c := newContainer(t, d)
-	stop := heapwatch.Start()
-	o, err := c.UploadObjectViaStream(ctx, testkit.NewStream(256<<20, 7), "stream", nil)
-	grew := stop()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if o.Size != 256<<20 {
-		t.Fatalf("size %d", o.Size)
-	}
-	bound := uint64(azure.DefaultBlockSize*(azure.DefaultConcurrency+1) + 16<<20)
-	if grew > bound {
-		t.Fatalf("a 256 MiB stream grew the heap by %d MiB, over the %d MiB bound", grew>>20, bound>>20)
-	}
-	t.Logf("heap grew %.1f MiB (bound %d MiB)", float64(grew)/(1<<20), bound>>20)
+	testkit.CheckStreamHeap(t, newContainer(t, d), 256<<20, uint64(azure.DefaultBlockSize*(azure.DefaultConcurrency+1)+16<<20))
 }

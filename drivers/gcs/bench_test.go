@@ -17,7 +17,6 @@ import (
 
 	"github.com/stowage/storage"
 	"github.com/stowage/storage/drivers/gcs"
-	"github.com/stowage/storage/internal/heapwatch"
 	"github.com/stowage/storage/internal/testkit"
 	"github.com/stowage/storage/internal/testserver"
 )
@@ -203,44 +202,17 @@ func BenchmarkList10k(b *testing.B) {
 // live heap's peak growth beside the bound chunk size × 2 + 16 MiB. The
 // emulator re-hashes all it has received on every chunk, so this is slow.
 func BenchmarkStreamUpload1GiB(b *testing.B) {
-	ctx := context.Background()
 	d := newDriver(b, gcs.Options{ChunkSize: 64 << 20})
-	c, err := d.CreateContainer(ctx, "bench-stream")
+	c, err := d.CreateContainer(context.Background(), "bench-stream")
 	if err != nil {
 		b.Fatal(err)
 	}
-	const size = 1 << 30
-	b.SetBytes(size)
-	var worst uint64
-	for b.Loop() {
-		stop := heapwatch.Start()
-		if _, err := c.UploadObjectViaStream(ctx, testkit.NewStream(size, 7), "stream", nil); err != nil {
-			b.Fatal(err)
-		}
-		worst = max(worst, stop())
-	}
-	b.ReportMetric(float64(worst)/(1<<20), "peak-heap-MiB")
-	b.ReportMetric(float64(2*64), "bound-MiB")
+	testkit.BenchStreamHeap(b, c, 1<<30, 2*64<<20)
 }
 
 // TestStreamUploadMemoryIsBounded holds the bound on 128 MiB with 16 MiB
 // chunks: chunk size × 2 + 16 MiB.
 func TestStreamUploadMemoryIsBounded(t *testing.T) {
-	ctx := context.Background()
 	d := newDriver(t, gcs.Options{ChunkSize: 16 << 20})
-	c := newBucket(t, d)
-	stop := heapwatch.Start()
-	o, err := c.UploadObjectViaStream(ctx, testkit.NewStream(128<<20, 7), "stream", nil)
-	grew := stop()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if o.Size != 128<<20 {
-		t.Fatalf("size %d", o.Size)
-	}
-	const bound = 2*16<<20 + 16<<20
-	if grew > bound {
-		t.Fatalf("a 128 MiB stream grew the heap by %d MiB, over the %d MiB bound", grew>>20, bound>>20)
-	}
-	t.Logf("heap grew %.1f MiB (bound %d MiB)", float64(grew)/(1<<20), bound>>20)
+	testkit.CheckStreamHeap(t, newBucket(t, d), 128<<20, 2*16<<20+16<<20)
 }
