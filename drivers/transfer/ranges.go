@@ -50,8 +50,11 @@ func (d RangeDownload) Run(ctx context.Context, f *File) error {
 		next   atomic.Int64 // the next chunk to fetch
 		done   atomic.Int64 // bytes written
 		progMu sync.Mutex
-		fr     = &frontier{chunk: d.Chunk, written: make([]atomic.Int64, chunks), wake: make(chan struct{}, 1)}
+		fr     *frontier // only when the whole content is hashed
 	)
+	if d.Want.Sums() != 0 {
+		fr = &frontier{chunk: d.Chunk, written: make([]atomic.Int64, chunks), wake: make(chan struct{}, 1)}
+	}
 	worker := func() error {
 		for {
 			k := next.Add(1) - 1
@@ -83,7 +86,7 @@ func (d RangeDownload) Run(ctx context.Context, f *File) error {
 	// and ends soon after the last byte lands.
 	hashed := make(chan error, 1)
 	var hasher *Hasher
-	if d.Want.Sums() != 0 {
+	if fr != nil {
 		hasher = NewHasher(d.Want.Sums())
 		go func() { hashed <- fr.hash(ctx, f.f, d.Size, hasher) }()
 	}
@@ -208,6 +211,8 @@ func (w *offsetWriter) Write(p []byte) (int, error) {
 		w.h.Write(p[:n])
 	}
 	w.off += int64(n)
-	w.fr.wrote(w.k, w.off-w.start)
+	if w.fr != nil {
+		w.fr.wrote(w.k, w.off-w.start)
+	}
 	return n, err
 }
